@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0
+# ctbypass: `make` builds build/ctbypass; `make test` installs what it needs,
+# builds and runs every test; `make demo` runs the lab demo. V=1 shows commands.
+
+OUTPUT ?= build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+PKGS := libbpf libnftables libnetfilter_conntrack libmnl jansson
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	  -MMD -MP -Iinclude -Isrc -I$(OUTPUT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lnftables \
+	  -lnetfilter_conntrack -lmnl -ljansson) -lelf -lz
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -MMD -MP \
+	      -Ivmlinux -Iinclude
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+CFLAGS += -DCTB_VERSION='"$(VERSION)"'
+
+BPF_PROGS := classifier
+SKELETONS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
+SRCS := $(wildcard src/*.c)
+OBJS := $(patsubst src/%.c,$(OUTPUT)/src/%.o,$(SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/src/main.o,$(OBJS))
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(wildcard tests/bpf/test_*.c))
+TOOLS := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(wildcard tests/tools/*.c))
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all clean deps test check unit bpftest netnstest vmtest demo bench
+
+all: $(OUTPUT)/ctbypass
+
+$(OUTPUT) $(OUTPUT)/src $(OUTPUT)/bpf $(OUTPUT)/tests $(OUTPUT)/tools:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o | $(OUTPUT)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+# Every userspace object may include a skeleton.
+$(OBJS): | $(SKELETONS)
+
+$(OUTPUT)/src/%.o: src/%.c | $(OUTPUT)/src
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/ctbypass: $(OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) | $(OUTPUT)/tests $(SKELETONS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@
+
+deps:
+	$(Q)scripts/install-deps.sh build test demo vm
+
+# The README's test command: everything, on a fresh machine too.
+test: deps
+	$(Q)$(MAKE) --no-print-directory check
+
+check: all $(UNIT_TESTS) $(BPF_TESTS) $(TOOLS)
+	$(Q)tests/run-all.sh
+
+unit: $(UNIT_TESTS)
+	$(Q)tests/run-all.sh unit
+
+bpftest: $(BPF_TESTS)
+	$(Q)tests/run-all.sh bpf
+
+netnstest: all $(TOOLS)
+	$(Q)tests/run-all.sh netns
+
+vmtest: all $(TOOLS)
+	$(Q)scripts/install-deps.sh vm
+	$(Q)scripts/vm/vmtest.sh
+
+demo:
+	$(Q)scripts/install-deps.sh build demo
+	$(Q)$(MAKE) --no-print-directory all $(TOOLS)
+	$(Q)scripts/demo.sh
+
+clean:
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(OBJS:.o=.d) $(wildcard $(OUTPUT)/bpf/*.d) $(wildcard $(OUTPUT)/tests/*.d) \
+	 $(wildcard $(OUTPUT)/tools/*.d)

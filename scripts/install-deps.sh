@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Installs the Debian 12 packages ctbypass needs to build, test and demo.
+# Idempotent: installs only what is missing, and runs apt-get update only then.
+# Usage: scripts/install-deps.sh [build|test|demo|vm]...   (default: build)
+set -euo pipefail
+
+build=(clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+       libnftables-dev libmnl-dev libnetfilter-conntrack-dev libjansson-dev
+       linux-libc-dev)
+runtime=(iproute2 nftables conntrack)
+test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping)
+demo=(nginx-light curl wrk)
+vm=(qemu-system-x86 busybox-static cpio kmod)
+
+want=("${build[@]}" "${runtime[@]}")
+for group in "${@:-build}"; do
+	case "$group" in
+	build) ;;
+	test) want+=("${test[@]}") ;;
+	demo) want+=("${demo[@]}") ;;
+	vm) want+=("${vm[@]}") ;;
+	*) echo "install-deps: unknown group '$group' (build, test, demo, vm)" >&2; exit 2 ;;
+	esac
+done
+
+missing=()
+for pkg in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages (${missing[*]}); run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# policy-rc.d keeps nginx from starting a host-wide server on port 80 during install.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
+fi
+trap '[ $created_policy -eq 1 ] && rm -f "$policy"' EXIT
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
