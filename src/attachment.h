@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * An attachment: everything ctbypass has put into one network namespace (TC
+ * filters holding the classifier and its maps, and the nftables table). Each
+ * command finds it anew from the kernel, so state survives the process and
+ * `ip netns exec`, which hides bpffs pins between calls.
+ */
+#ifndef CTB_ATTACHMENT_H
+#define CTB_ATTACHMENT_H
+
+#include <stdbool.h>
+#include "classifier_maps.h"
+#include "ifaces.h"
+#include "nft_table.h"
+#include "tc_hook.h"
+
+struct ctb_attachment {
+	struct ctb_nft_state nft;
+	struct ctb_tc_filter filters[CTB_MAX_IFACES];
+	int prog_fds[CTB_MAX_IFACES]; /* held so a replaced program can be restored */
+	size_t filter_count;
+	struct ctb_iface_list ifaces; /* where the filters are, by name */
+	struct ctb_maps maps;
+	bool have_maps;
+};
+
+/* Finds what is attached in the current namespace. Free ATT whatever it returns. */
+int ctb_attachment_find(struct ctb_attachment *att, char *err, size_t errlen);
+void ctb_attachment_free(struct ctb_attachment *att);
+bool ctb_attachment_exists(const struct ctb_attachment *att);
+
+/*
+ * Makes the namespace bypass CFG on IFACES. With RELOAD_PROG, a new classifier
+ * (for a new mark) replaces the old in place. On failure everything done is
+ * undone, leaving ATT as it was, and ERR says what failed.
+ */
+int ctb_attachment_apply(struct ctb_attachment *att, const struct ctb_config *cfg,
+			 const struct ctb_iface_list *ifaces, bool reload_prog, char *err,
+			 size_t errlen);
+
+/* Removes every trace. Idempotent. */
+int ctb_attachment_remove(struct ctb_attachment *att, char *err, size_t errlen);
+
+#endif

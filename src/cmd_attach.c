@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `ctbypass attach`: bypass server ports and upstreams, or replace what is bypassed. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "attachment.h"
+#include "commands.h"
+#include "ct_flush.h"
+#include "log.h"
+#include "report.h"
+
+static const char help[] =
+	"Usage: ctbypass [-n NETNS] attach [--ports LIST] [--upstream LIST] [--iface LIST]\n"
+	"                [--proto tcp,udp] [--mark MASK] [--no-flush] [--dry-run]\n"
+	"\n"
+	"Bypass conntrack for:\n"
+	"  --ports LIST       services this host serves: arrivals to these ports and\n"
+	"                     departures from them. LIST: 80,81,8000-8010 (1-65535)\n"
+	"  --upstream LIST    remote services this host connects to: departures to and\n"
+	"                     arrivals from ADDR[/LEN]:PORT or [IPV6][/LEN]:PORT, matched\n"
+	"                     on address and port so no other sender can use the port\n"
+	"At least one of the two is required. Other options:\n"
+	"  --iface LIST       interfaces for the ingress classifier (default: every\n"
+	"                     interface that is up, except loopback, that carries Ethernet)\n"
+	"  --proto LIST       tcp, udp or tcp,udp (default: tcp)\n"
+	"  --mark MASK        mark bit(s) the classifier uses (default: 0x1000)\n"
+	"  --no-flush         keep existing conntrack entries of bypassed traffic\n"
+	"                     (default: delete them, they would keep the table full)\n"
+	"  --dry-run          print what would be done and change nothing\n"
+	"\n"
+	"Attaching again replaces the configuration in place: traffic bypassed before\n"
+	"and after stays bypassed throughout.\n";
+
+struct attach_args {
+	struct ctb_config cfg;
+	const char *iface_list;
+	bool no_flush, dry_run;
+};
+
+static int parse_args(int argc, char **argv, struct attach_args *a)
+{
+	static const struct option options[] = {
+		{ "ports", required_argument, NULL, 'p' },
+		{ "upstream", required_argument, NULL, 'u' },
+		{ "iface", required_argument, NULL, 'i' },
+		{ "proto", required_argument, NULL, 'P' },
+		{ "mark", required_argument, NULL, 'm' },
+		{ "no-flush", no_argument, NULL, 'F' },
+		{ "dry-run", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	char err[CTB_ERR_LEN];
+	int opt, ret = 0;
+
+	while (!ret && (opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			ret = ctb_portset_parse(&a->cfg.ports, optarg, err, sizeof(err));
+			break;
+		case 'u':
+			ret = ctb_upstream_list_parse(&a->cfg.upstreams, optarg, err, sizeof(err));
+			break;
+		case 'i':
+			a->iface_list = optarg;
+			break;
+		case 'P':
+			ret = ctb_protocols_parse(optarg, &a->cfg.protocols, err, sizeof(err));
+			break;
+		case 'm':
+			ret = ctb_mark_parse(optarg, &a->cfg.mark, err, sizeof(err));
+			break;
+		case 'F':
+			a->no_flush = true;
+			break;
+		case 'd':
+			a->dry_run = true;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return -1;
+		default:
+			return ctb_usage_error("attach", "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (ret)
+		return ctb_usage_error("attach", "%s", err);
+	if (optind < argc)
+		return ctb_usage_error("attach", "unexpected argument '%s'", argv[optind]);
+	if (!ctb_config_has_targets(&a->cfg))
+		return ctb_usage_error("attach", "give --ports, --upstream or both");
+	return 0;
+}
+
+static int resolve_ifaces(const char *list, struct ctb_iface_list *ifaces)
+{
+	char err[CTB_ERR_LEN];
+	int ret;
+
+	if (!list) {
+		ret = ctb_ifaces_default(ifaces);
+		if (ret) {
+			ctb_err("cannot list interfaces: %s", strerror(-ret));
+			return CTB_EXIT_RUNTIME;
+		}
+		return CTB_EXIT_OK;
+	}
+	ret = ctb_ifaces_resolve(list, ifaces, err, sizeof(err));
+	if (ret) {
+		ctb_err("%s", err);
+		return ret == -E2BIG ? CTB_EXIT_RUNTIME : CTB_EXIT_USAGE;
+	}
+	return CTB_EXIT_OK;
+}
+
+static int flush_entries(const struct ctb_config *cfg)
+{
+	unsigned long deleted;
+	int ret = ctb_ct_flush(cfg, &deleted);
+
+	if (ret) {
+		/* The bypass is in place; stale entries only age out more slowly. */
+		ctb_warn("bypass active, but stale conntrack entries could not be deleted: %s",
+			 strerror(-ret));
+		return CTB_EXIT_OK;
+	}
+	printf("deleted %lu conntrack entries of now-bypassed traffic\n", deleted);
+	return CTB_EXIT_OK;
+}
+
+int ctb_apply_and_report(const char *command, struct ctb_attachment *att,
+			 const struct ctb_config *cfg, const struct ctb_iface_list *ifaces,
+			 bool reload_prog, bool flush)
+{
+	char err[CTB_ERR_LEN];
+	bool replacing = ctb_attachment_exists(att);
+	int ret = ctb_attachment_apply(att, cfg, ifaces, reload_prog, err, sizeof(err));
+
+	if (ret) {
+		ctb_err("%s failed, nothing was changed: %s", command, err);
+		return CTB_EXIT_RUNTIME;
+	}
+	printf("%s: ", replacing ? "updated" : "attached");
+	ctb_report_config(stdout, cfg, ifaces);
+	if (!ifaces->count)
+		printf("no interface for the classifier: only locally sent and loopback traffic "
+		       "is bypassed\n");
+	return flush ? flush_entries(cfg) : CTB_EXIT_OK;
+}
+
+int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
+{
+	struct attach_args args = { 0 };
+	struct ctb_iface_list *ifaces = NULL;
+	struct ctb_attachment att;
+	char err[CTB_ERR_LEN];
+	int ret;
+
+	ctb_config_init(&args.cfg);
+	ret = parse_args(argc, argv, &args);
+	if (ret)
+		goto out;
+	ret = ctb_enter_target(ctx);
+	if (ret)
+		goto out;
+	ifaces = calloc(1, sizeof(*ifaces));
+	ret = ifaces ? resolve_ifaces(args.iface_list, ifaces) : CTB_EXIT_RUNTIME;
+	if (ret)
+		goto out;
+	if (ctb_attachment_find(&att, err, sizeof(err))) {
+		ctb_err("cannot read the current state: %s", err);
+		ctb_attachment_free(&att);
+		ret = CTB_EXIT_RUNTIME;
+		goto out;
+	}
+	if (args.dry_run) {
+		ctb_report_plan(stdout, &att, &args.cfg, ifaces);
+		ret = CTB_EXIT_OK;
+	} else {
+		ret = ctb_apply_and_report("attach", &att, &args.cfg, ifaces, true,
+					   !args.no_flush);
+	}
+	ctb_attachment_free(&att);
+out:
+	free(ifaces);
+	ctb_config_free(&args.cfg);
+	return ret < 0 ? CTB_EXIT_OK : ret;
+}

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `ctbypass status`: what is bypassed here, and the counters. */
+#include <getopt.h>
+#include <stdio.h>
+#include "attachment.h"
+#include "commands.h"
+#include "log.h"
+#include "report.h"
+
+static const char help[] = "Usage: ctbypass [-n NETNS] status [--json]\n"
+			   "\n"
+			   "Shows what is bypassed in the namespace and the counters: arrivals\n"
+			   "marked by the classifier (per port and upstream) and packets the\n"
+			   "nftables rules left untracked. --json prints one object (README.md\n"
+			   "documents its fields).\n";
+
+int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct ctb_attachment att;
+	char err[CTB_ERR_LEN];
+	bool json = false;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		if (opt == 'j') {
+			json = true;
+		} else if (opt == 'h') {
+			fputs(help, stdout);
+			return CTB_EXIT_OK;
+		} else {
+			return ctb_usage_error("status", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return ctb_usage_error("status", "unexpected argument '%s'", argv[optind]);
+	ret = ctb_enter_target(ctx);
+	if (ret)
+		return ret;
+	if (ctb_attachment_find(&att, err, sizeof(err))) {
+		ctb_err("cannot read the current state: %s", err);
+		ctb_attachment_free(&att);
+		return CTB_EXIT_RUNTIME;
+	}
+	ret = json ? ctb_report_status_json(stdout, &att) : ctb_report_status(stdout, &att);
+	ctb_attachment_free(&att);
+	return ret ? CTB_EXIT_RUNTIME : CTB_EXIT_OK;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The subcommands. Each parses its own options and returns an exit code (log.h). */
+#ifndef CTB_COMMANDS_H
+#define CTB_COMMANDS_H
+
+#include <stdbool.h>
+
+struct ctb_context {
+	const char *netns; /* -n NETNS, or NULL for the current namespace */
+};
+
+int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv);
+int ctb_cmd_detach(const struct ctb_context *ctx, int argc, char **argv);
+int ctb_cmd_ports(const struct ctb_context *ctx, int argc, char **argv);
+int ctb_cmd_upstream(const struct ctb_context *ctx, int argc, char **argv);
+int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv);
+
+/*
+ * Shared by the commands: checks privileges and joins the target namespace.
+ * Returns an exit code, CTB_EXIT_OK to go on.
+ */
+int ctb_enter_target(const struct ctb_context *ctx);
+
+struct ctb_attachment;
+struct ctb_config;
+struct ctb_iface_list;
+
+/* Applies CFG (rolling back on failure), prints the outcome, flushes if asked. */
+int ctb_apply_and_report(const char *command, struct ctb_attachment *att,
+			 const struct ctb_config *cfg, const struct ctb_iface_list *ifaces,
+			 bool reload_prog, bool flush);
+
+/* Reports a bad option for COMMAND in one line; returns CTB_EXIT_USAGE. */
+int ctb_usage_error(const char *command, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include <linux/types.h>
+#include "ctbypass.h"
+
+void ctb_config_init(struct ctb_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->protocols = CTB_PROTO_TCP;
+	cfg->mark = CTB_DEFAULT_MARK;
+}
+
+void ctb_config_free(struct ctb_config *cfg)
+{
+	ctb_upstream_list_free(&cfg->upstreams);
+}
+
+int ctb_config_copy(struct ctb_config *dst, const struct ctb_config *src)
+{
+	*dst = *src;
+	return ctb_upstream_list_copy(&dst->upstreams, &src->upstreams);
+}
+
+bool ctb_config_has_targets(const struct ctb_config *cfg)
+{
+	return !ctb_portset_empty(&cfg->ports) || cfg->upstreams.count;
+}
+
+int ctb_protocols_parse(const char *text, unsigned int *out, char *err, size_t errlen)
+{
+	unsigned int protocols = 0;
+	const char *s = text;
+
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t n = comma ? (size_t)(comma - s) : strlen(s);
+
+		if (n == 3 && !strncmp(s, "tcp", 3)) {
+			protocols |= CTB_PROTO_TCP;
+		} else if (n == 3 && !strncmp(s, "udp", 3)) {
+			protocols |= CTB_PROTO_UDP;
+		} else {
+			snprintf(err, errlen, "bad protocol list '%s': use tcp, udp or tcp,udp",
+				 text);
+			return -EINVAL;
+		}
+		if (!comma)
+			break;
+		s = comma + 1;
+	}
+	*out = protocols;
+	return 0;
+}
+
+const char *ctb_protocols_name(unsigned int protocols)
+{
+	switch (protocols & (CTB_PROTO_TCP | CTB_PROTO_UDP)) {
+	case CTB_PROTO_TCP:
+		return "tcp";
+	case CTB_PROTO_UDP:
+		return "udp";
+	case CTB_PROTO_TCP | CTB_PROTO_UDP:
+		return "tcp,udp";
+	default:
+		return "none";
+	}
+}
+
+unsigned int ctb_protocol_bit(uint8_t l4proto)
+{
+	if (l4proto == IPPROTO_TCP)
+		return CTB_PROTO_TCP;
+	if (l4proto == IPPROTO_UDP)
+		return CTB_PROTO_UDP;
+	return 0;
+}
+
+int ctb_mark_parse(const char *text, uint32_t *out, char *err, size_t errlen)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(text, &end, 0);
+	if (!*text || *text == '-' || *text == '+' || *end || errno || v == 0 || v > 0xffffffffULL) {
+		snprintf(err, errlen, "bad mark '%s': expected a non-zero 32-bit mask like 0x1000",
+			 text);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static bool upstream_matches(const struct ctb_config *cfg, const struct ctb_flow *flow,
+			     const uint8_t *addr, uint16_t port)
+{
+	for (size_t i = 0; i < cfg->upstreams.count; i++) {
+		const struct ctb_upstream *up = &cfg->upstreams.items[i];
+
+		if (up->port == port && ctb_upstream_covers(up, flow->family, addr))
+			return true;
+	}
+	return false;
+}
+
+bool ctb_config_covers_flow(const struct ctb_config *cfg, const struct ctb_flow *flow)
+{
+	if (!(cfg->protocols & ctb_protocol_bit(flow->l4proto)))
+		return false;
+	if (ctb_portset_has(&cfg->ports, flow->dport) || ctb_portset_has(&cfg->ports, flow->sport))
+		return true;
+	return upstream_matches(cfg, flow, flow->saddr, flow->sport) ||
+	       upstream_matches(cfg, flow, flow->daddr, flow->dport);
+}

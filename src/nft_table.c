@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <nftables/libnftables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "nft_table.h"
+
+#define T "inet " CTB_NFT_TABLE
+#define COMMENT_TAG "ctbypass/1"
+
+/* The fixed part: sets, chains and the output rules that never change. */
+static const char table_layout[] =
+	"add table " T "\n"
+	"add set " T " server_ports { type inet_proto . inet_service; flags interval; counter; }\n"
+	"add set " T " upstreams_v4 { type ipv4_addr . inet_proto . inet_service; "
+	"flags interval; counter; }\n"
+	"add set " T " upstreams_v6 { type ipv6_addr . inet_proto . inet_service; "
+	"flags interval; counter; }\n"
+	"add chain " T " prerouting { type filter hook prerouting priority raw; policy accept; }\n"
+	"add chain " T " output { type filter hook output priority raw; policy accept; }\n"
+	"add chain " T " loopback\n"
+	/* Departures: replies from our servers, requests to upstreams. */
+	"add rule " T " output meta l4proto . th sport @server_ports counter notrack\n"
+	"add rule " T " output ip daddr . meta l4proto . th dport @upstreams_v4 counter notrack\n"
+	"add rule " T " output ip6 daddr . meta l4proto . th dport @upstreams_v6 counter notrack\n"
+	/* Loopback never passes the TC classifier: judge its arrivals here. */
+	"add rule " T " output oif lo jump loopback\n"
+	"add rule " T " loopback meta l4proto . th dport @server_ports counter notrack\n"
+	"add rule " T " loopback ip saddr . meta l4proto . th sport @upstreams_v4 counter notrack\n"
+	"add rule " T " loopback ip6 saddr . meta l4proto . th sport @upstreams_v6 counter notrack\n";
+
+static void render_mark_rule(FILE *f, __u32 mark, const char *comment)
+{
+	/* Clear the bit first, so routing and later rules see the mark they expect;
+	 * NOTRACK only traffic for this host, so forwarded flows stay tracked whole. */
+	fprintf(f,
+		"add rule " T " prerouting meta mark & 0x%x == 0x%x meta mark set meta mark & "
+		"0x%x fib daddr type local counter notrack comment \"%s\"\n",
+		mark, mark, ~mark, comment);
+}
+
+static void render_ports(FILE *f, const struct ctb_config *cfg)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} protos[] = { { CTB_PROTO_TCP, "tcp" }, { CTB_PROTO_UDP, "udp" } };
+	bool first = true;
+
+	for (size_t p = 0; p < 2; p++) {
+		uint32_t cursor = 0;
+		uint16_t lo, hi;
+
+		if (!(cfg->protocols & protos[p].bit))
+			continue;
+		while (ctb_portset_next_range(&cfg->ports, &cursor, &lo, &hi)) {
+			fprintf(f, "%s%s . %u", first ? "add element " T " server_ports { " : ", ",
+				protos[p].name, lo);
+			if (hi != lo)
+				fprintf(f, "-%u", hi);
+			first = false;
+		}
+	}
+	if (!first)
+		fputs(" }\n", f);
+}
+
+static void render_upstreams(FILE *f, const struct ctb_config *cfg, int family)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < cfg->upstreams.count; i++) {
+		const struct ctb_upstream *up = &cfg->upstreams.items[i];
+		char addr[INET6_ADDRSTRLEN];
+
+		if (up->family != family)
+			continue;
+		inet_ntop(family, up->addr, addr, sizeof(addr));
+		for (unsigned int bit = CTB_PROTO_TCP; bit <= CTB_PROTO_UDP; bit <<= 1) {
+			if (!(cfg->protocols & bit))
+				continue;
+			fprintf(f, "%s%s/%u . %s . %u",
+				first ? (family == AF_INET ? "add element " T " upstreams_v4 { "
+							   : "add element " T " upstreams_v6 { ")
+				      : ", ",
+				addr, up->prefixlen, bit == CTB_PROTO_TCP ? "tcp" : "udp", up->port);
+			first = false;
+		}
+	}
+	if (!first)
+		fputs(" }\n", f);
+}
+
+char *ctb_nft_render(const struct ctb_config *cfg, __u32 extra_mark, bool exists)
+{
+	char comment[96];
+	char *script = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&script, &len);
+
+	if (!f)
+		return NULL;
+	if (!exists)
+		fputs(table_layout, f);
+	snprintf(comment, sizeof(comment), COMMENT_TAG " mark=0x%x proto=%s forced=%d", cfg->mark,
+		 ctb_protocols_name(cfg->protocols), cfg->forced);
+	fputs("flush chain " T " prerouting\n", f);
+	render_mark_rule(f, cfg->mark, comment);
+	if (extra_mark && extra_mark != cfg->mark)
+		render_mark_rule(f, extra_mark, COMMENT_TAG " transition");
+	fputs("flush set " T " server_ports\n"
+	      "flush set " T " upstreams_v4\n"
+	      "flush set " T " upstreams_v6\n",
+	      f);
+	render_ports(f, cfg);
+	render_upstreams(f, cfg, AF_INET);
+	render_upstreams(f, cfg, AF_INET6);
+	if (fclose(f)) {
+		free(script);
+		return NULL;
+	}
+	return script;
+}
+
+/* Runs SCRIPT as one transaction; JSON output in *out if wanted. */
+static int run(const char *script, bool json, char **out, char *err, size_t errlen)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	int ret;
+
+	if (!nft) {
+		snprintf(err, errlen, "cannot initialise libnftables");
+		return -ENOMEM;
+	}
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	if (json)
+		nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_JSON);
+	ret = nft_run_cmd_from_buffer(nft, script);
+	if (ret) {
+		const char *msg = nft_ctx_get_error_buffer(nft);
+		const char *nl;
+
+		if (!strncmp(msg, "Error: ", 7))
+			msg += 7;
+		nl = strchr(msg, '\n');
+		snprintf(err, errlen, "%.*s", nl ? (int)(nl - msg) : (int)strlen(msg), msg);
+		ret = strstr(msg, "No such file") ? -ENOENT : -EIO;
+		if (strstr(msg, "not supported") || strstr(msg, "Protocol not supported"))
+			ret = -EPROTONOSUPPORT;
+	} else if (out) {
+		*out = strdup(nft_ctx_get_output_buffer(nft));
+		if (!*out)
+			ret = -ENOMEM;
+	}
+	nft_ctx_free(nft);
+	return ret;
+}
+
+int ctb_nft_apply(const struct ctb_config *cfg, __u32 extra_mark, bool exists, char *err,
+		  size_t errlen)
+{
+	char *script = ctb_nft_render(cfg, extra_mark, exists);
+	int ret;
+
+	if (!script)
+		return -ENOMEM;
+	ctb_debug("nftables transaction:\n%s", script);
+	ret = run(script, false, NULL, err, errlen);
+	free(script);
+	return ret;
+}
+
+int ctb_nft_delete(char *err, size_t errlen)
+{
+	/* "add" first makes the delete succeed whether or not the table exists. */
+	return run("add table " T "\ndelete table " T "\n", false, NULL, err, errlen);
+}
+
+static void add_counter(struct ctb_counter *sum, json_t *expr_list)
+{
+	size_t i;
+	json_t *expr;
+
+	json_array_foreach(expr_list, i, expr) {
+		json_t *c = json_object_get(expr, "counter");
+
+		if (json_is_object(c)) {
+			sum->packets += (__u64)json_integer_value(json_object_get(c, "packets"));
+			sum->bytes += (__u64)json_integer_value(json_object_get(c, "bytes"));
+		}
+	}
+}
+
+static int parse_comment(struct ctb_nft_state *st, const char *comment)
+{
+	char protos[16] = "";
+	unsigned int mark, forced;
+	char errbuf[64];
+
+	if (!strcmp(comment, COMMENT_TAG " transition")) {
+		st->in_transition = true;
+		return 0;
+	}
+	if (sscanf(comment, COMMENT_TAG " mark=0x%x proto=%15s forced=%u", &mark, protos,
+		   &forced) != 3 ||
+	    ctb_protocols_parse(protos, &st->cfg.protocols, errbuf, sizeof(errbuf)))
+		return -EPROTO;
+	st->cfg.mark = mark;
+	st->cfg.forced = forced;
+	return 0;
+}
+
+static int parse_rule(struct ctb_nft_state *st, json_t *rule)
+{
+	const char *chain = json_string_value(json_object_get(rule, "chain"));
+	const char *comment = json_string_value(json_object_get(rule, "comment"));
+	json_t *expr = json_object_get(rule, "expr");
+
+	if (!chain)
+		return 0;
+	if (!strcmp(chain, "prerouting")) {
+		if (!comment)
+			return -EPROTO;
+		if (strcmp(comment, COMMENT_TAG " transition"))
+			add_counter(&st->arrivals, expr);
+		return parse_comment(st, comment);
+	}
+	if (!strcmp(chain, "output"))
+		add_counter(&st->departures, expr);
+	else if (!strcmp(chain, "loopback"))
+		add_counter(&st->loopback, expr);
+	return 0;
+}
+
+static int parse_l4proto(json_t *v, unsigned int *bit)
+{
+	const char *name = json_string_value(v);
+
+	if (name)
+		*bit = !strcmp(name, "tcp") ? CTB_PROTO_TCP : !strcmp(name, "udp") ? CTB_PROTO_UDP : 0;
+	else
+		*bit = ctb_protocol_bit((uint8_t)json_integer_value(v));
+	return *bit ? 0 : -EPROTO;
+}
+
+static int parse_port_elem(struct ctb_config *cfg, json_t *val)
+{
+	json_t *concat = json_object_get(val, "concat");
+	json_t *port, *range;
+	unsigned int bit;
+	json_int_t lo, hi;
+
+	if (json_array_size(concat) != 2 || parse_l4proto(json_array_get(concat, 0), &bit))
+		return -EPROTO;
+	port = json_array_get(concat, 1);
+	range = json_object_get(port, "range");
+	lo = hi = json_integer_value(port);
+	if (range) {
+		lo = json_integer_value(json_array_get(range, 0));
+		hi = json_integer_value(json_array_get(range, 1));
+	}
+	if (lo < 1 || hi > 65535 || lo > hi)
+		return -EPROTO;
+	for (json_int_t p = lo; p <= hi; p++)
+		ctb_portset_add(&cfg->ports, (uint16_t)p);
+	return 0;
+}
+
+static int parse_upstream_elem(struct ctb_config *cfg, json_t *val, int family)
+{
+	json_t *concat = json_object_get(val, "concat");
+	json_t *addr, *prefix;
+	struct ctb_upstream up = { .family = family };
+	const char *text;
+	unsigned int bit;
+	json_int_t port;
+
+	if (json_array_size(concat) != 3 || parse_l4proto(json_array_get(concat, 1), &bit))
+		return -EPROTO;
+	addr = json_array_get(concat, 0);
+	prefix = json_object_get(addr, "prefix");
+	up.prefixlen = family == AF_INET ? 32 : 128;
+	text = json_string_value(addr);
+	if (prefix) {
+		text = json_string_value(json_object_get(prefix, "addr"));
+		up.prefixlen = (uint8_t)json_integer_value(json_object_get(prefix, "len"));
+	}
+	port = json_integer_value(json_array_get(concat, 2));
+	if (!text || inet_pton(family, text, up.addr) != 1 || port < 1 || port > 65535)
+		return -EPROTO;
+	up.port = (uint16_t)port;
+	return ctb_upstream_list_add(&cfg->upstreams, &up);
+}
+
+static int parse_set(struct ctb_nft_state *st, json_t *set)
+{
+	const char *name = json_string_value(json_object_get(set, "name"));
+	json_t *elems = json_object_get(set, "elem"), *e;
+	size_t i;
+	int ret = 0;
+
+	if (!name)
+		return 0;
+	json_array_foreach(elems, i, e) {
+		/* With per-element counters, each value is wrapped as {"elem": {"val": …}}. */
+		json_t *val = json_object_get(json_object_get(e, "elem"), "val");
+
+		if (!val)
+			val = e;
+		if (!strcmp(name, "server_ports"))
+			ret = parse_port_elem(&st->cfg, val);
+		else if (!strcmp(name, "upstreams_v4"))
+			ret = parse_upstream_elem(&st->cfg, val, AF_INET);
+		else if (!strcmp(name, "upstreams_v6"))
+			ret = parse_upstream_elem(&st->cfg, val, AF_INET6);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int parse_listing(struct ctb_nft_state *st, const char *text)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(text, 0, &jerr), *item;
+	bool saw_comment = false;
+	size_t i;
+	int ret = 0;
+
+	if (!root)
+		return -EPROTO;
+	json_array_foreach(json_object_get(root, "nftables"), i, item) {
+		json_t *obj;
+
+		if ((obj = json_object_get(item, "set")))
+			ret = parse_set(st, obj);
+		else if ((obj = json_object_get(item, "rule"))) {
+			ret = parse_rule(st, obj);
+			saw_comment |= json_object_get(obj, "comment") != NULL &&
+				       !strcmp(json_string_value(json_object_get(obj, "chain")),
+					       "prerouting");
+		}
+		if (ret)
+			break;
+	}
+	json_decref(root);
+	return ret ? ret : saw_comment ? 0 : -EPROTO;
+}
+
+int ctb_nft_read(struct ctb_nft_state *st, char *err, size_t errlen)
+{
+	char *text = NULL;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ctb_config_init(&st->cfg);
+	ctb_portset_clear(&st->cfg.ports);
+	ret = run("list table " T, true, &text, err, errlen);
+	if (ret == -ENOENT) {
+		/* Missing table, or nf_tables itself missing: tell them apart. */
+		ret = run("list tables", false, NULL, err, errlen);
+		return ret;
+	}
+	if (ret)
+		return ret;
+	st->present = true;
+	ret = parse_listing(st, text);
+	free(text);
+	if (ret)
+		snprintf(err, errlen,
+			 "table inet %s exists but was not written by this ctbypass version",
+			 CTB_NFT_TABLE);
+	return ret;
+}
+
+void ctb_nft_state_free(struct ctb_nft_state *st)
+{
+	ctb_config_free(&st->cfg);
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include "nft_table.h"
+#include "report.h"
+
+static void print_ports(FILE *f, const struct ctb_portset *ports)
+{
+	size_t need = ctb_portset_format(ports, NULL, 0) + 1;
+	char *buf = malloc(need);
+
+	if (!buf)
+		return;
+	ctb_portset_format(ports, buf, need);
+	fputs(need > 1 ? buf : "none", f);
+	free(buf);
+}
+
+static void print_upstreams(FILE *f, const struct ctb_upstream_list *list)
+{
+	if (!list->count)
+		fputs("none", f);
+	for (size_t i = 0; i < list->count; i++) {
+		char text[CTB_UPSTREAM_STRLEN];
+
+		ctb_upstream_format(&list->items[i], text);
+		fprintf(f, "%s%s", i ? "," : "", text);
+	}
+}
+
+void ctb_report_config(FILE *f, const struct ctb_config *cfg, const struct ctb_iface_list *ifaces)
+{
+	char names[512];
+
+	ctb_iface_list_format(ifaces, names, sizeof(names));
+	fprintf(f, "%s ports ", ctb_protocols_name(cfg->protocols));
+	print_ports(f, &cfg->ports);
+	fputs(", upstreams ", f);
+	print_upstreams(f, &cfg->upstreams);
+	fprintf(f, " on %s (mark 0x%x)\n", names, cfg->mark);
+}
+
+void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb_config *cfg,
+		     const struct ctb_iface_list *ifaces)
+{
+	char *script = ctb_nft_render(cfg, att->nft.present ? att->nft.cfg.mark : 0,
+				      att->nft.present);
+
+	fprintf(f, "dry run: would %s: ", ctb_attachment_exists(att) ? "replace the current "
+								      "setup with" : "attach");
+	ctb_report_config(f, cfg, ifaces);
+	fprintf(f, "classifier on clsact ingress (priority 1) of: ");
+	for (size_t i = 0; i < ifaces->count; i++)
+		fprintf(f, "%s%s", i ? ", " : "", ifaces->items[i].name);
+	fprintf(f, "%s\nnftables transaction:\n%s", ifaces->count ? "" : "none", script ? script : "");
+	free(script);
+}
+
+static void print_counter(FILE *f, const char *what, const struct ctb_counter *c)
+{
+	fprintf(f, "  %-28s %12llu packets %14llu bytes\n", what, (unsigned long long)c->packets,
+		(unsigned long long)c->bytes);
+}
+
+static void print_classifier_lines(FILE *f, const struct ctb_attachment *att)
+{
+	struct ctb_counter_line *lines;
+	size_t count, silent = 0;
+
+	if (!att->have_maps ||
+	    ctb_maps_read_counters(&att->maps, &att->nft.cfg, &lines, &count))
+		return;
+	for (size_t i = 0; i < count; i++) {
+		char what[96];
+
+		if (!lines[i].counter.packets) {
+			silent++;
+			continue;
+		}
+		if (lines[i].upstream) {
+			char up[CTB_UPSTREAM_STRLEN];
+
+			ctb_upstream_format(&lines[i].up, up);
+			snprintf(what, sizeof(what), "from %s/%s", up,
+				 lines[i].l4proto == IPPROTO_TCP ? "tcp" : "udp");
+		} else if (lines[i].port) {
+			snprintf(what, sizeof(what), "to %s/%u",
+				 lines[i].l4proto == IPPROTO_TCP ? "tcp" : "udp", lines[i].port);
+		} else {
+			snprintf(what, sizeof(what), "other (beyond %d counters)",
+				 CTB_STAT_SLOTS - 2);
+		}
+		print_counter(f, what, &lines[i].counter);
+	}
+	if (silent)
+		fprintf(f, "  (%zu more ports or upstreams without traffic)\n", silent);
+	free(lines);
+}
+
+int ctb_report_status(FILE *f, const struct ctb_attachment *att)
+{
+	const struct ctb_config *cfg = &att->nft.cfg;
+	char names[512];
+
+	if (!ctb_attachment_exists(att)) {
+		fputs("not attached\n", f);
+		return 0;
+	}
+	ctb_iface_list_format(&att->ifaces, names, sizeof(names));
+	fprintf(f, "attached%s\n", att->nft.present ? "" : " (partly: no nftables table; "
+							   "run 'ctbypass detach')");
+	fprintf(f, "  protocols      %s\n  server ports   ", ctb_protocols_name(cfg->protocols));
+	print_ports(f, &cfg->ports);
+	fputs("\n  upstreams      ", f);
+	print_upstreams(f, &cfg->upstreams);
+	fprintf(f, "\n  interfaces     %s\n  mark           0x%x\n", names, cfg->mark);
+	if (cfg->forced)
+		fputs("  forced         yes: attached over preflight findings (--force)\n", f);
+	fputs("arrivals marked by the classifier:\n", f);
+	print_classifier_lines(f, att);
+	fputs("untracked by the nftables rules:\n", f);
+	print_counter(f, "arrivals (prerouting)", &att->nft.arrivals);
+	print_counter(f, "departures (output)", &att->nft.departures);
+	print_counter(f, "loopback", &att->nft.loopback);
+	return 0;
+}

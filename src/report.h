@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What commands print for people: configuration summaries, plans and status. */
+#ifndef CTB_REPORT_H
+#define CTB_REPORT_H
+
+#include <stdio.h>
+#include "attachment.h"
+
+/* One line: "tcp ports 80-82, upstreams 198.18.0.7:3128 on veth0 (mark 0x1000)". */
+void ctb_report_config(FILE *f, const struct ctb_config *cfg, const struct ctb_iface_list *ifaces);
+
+/* --dry-run: what attach would do, including the nftables transaction. */
+void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb_config *cfg,
+		     const struct ctb_iface_list *ifaces);
+
+/* `status`, for people. */
+int ctb_report_status(FILE *f, const struct ctb_attachment *att);
+
+/* `status --json`: one object; fields documented in README.md. */
+int ctb_report_status_json(FILE *f, const struct ctb_attachment *att);
+
+#endif

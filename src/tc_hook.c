@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ctbypass.h"
+#include "log.h"
+#include "tc_hook.h"
+
+#ifndef TC_H_CLSACT
+#define TC_H_CLSACT TC_H_INGRESS
+#endif
+#ifndef TC_H_MIN_INGRESS
+#define TC_H_MIN_INGRESS 0xFFF2U
+#define TC_H_MIN_EGRESS 0xFFF3U
+#endif
+
+/* Zeroed in place: libbpf rejects options with non-zero padding. */
+static void ingress_hook(struct bpf_tc_hook *hook, int ifindex)
+{
+	memset(hook, 0, sizeof(*hook));
+	hook->sz = sizeof(*hook);
+	hook->ifindex = ifindex;
+	hook->attach_point = BPF_TC_INGRESS;
+}
+
+static int query(int ifindex, __u32 handle, __u32 *prog_id)
+{
+	struct bpf_tc_hook hook;
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = CTB_TC_PRIORITY);
+	int ret;
+
+	ingress_hook(&hook, ifindex);
+	ret = bpf_tc_query(&hook, &opts);
+
+	if (ret)
+		return ret;
+	*prog_id = opts.prog_id;
+	return 0;
+}
+
+int ctb_tc_find(int ifindex, struct ctb_tc_filter *out)
+{
+	static const __u32 handles[] = { CTB_TC_HANDLE_OWN_QDISC, CTB_TC_HANDLE_SHARED_QDISC };
+
+	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++) {
+		__u32 prog_id;
+
+		/* No clsact, no filter at our priority: all mean "not ours here". */
+		if (query(ifindex, handles[i], &prog_id))
+			continue;
+		out->ifindex = ifindex;
+		out->handle = handles[i];
+		out->prog_id = prog_id;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int ctb_tc_attach(int ifindex, int prog_fd, bool *added, struct ctb_tc_filter *out)
+{
+	struct bpf_tc_hook hook;
+	struct ctb_tc_filter existing;
+	bool created_qdisc = false;
+	int ret;
+
+	ingress_hook(&hook, ifindex);
+	if (!ctb_tc_find(ifindex, &existing)) {
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = existing.handle,
+			    .priority = CTB_TC_PRIORITY, .prog_fd = prog_fd,
+			    .flags = BPF_TC_F_REPLACE);
+
+		ret = bpf_tc_attach(&hook, &opts);
+		if (ret)
+			return ret;
+		*added = false;
+		*out = existing;
+		out->prog_id = opts.prog_id;
+		return 0;
+	}
+
+	ret = bpf_tc_hook_create(&hook);
+	if (ret && ret != -EEXIST)
+		return ret;
+	created_qdisc = !ret;
+
+	LIBBPF_OPTS(bpf_tc_opts, opts,
+		    .handle = created_qdisc ? CTB_TC_HANDLE_OWN_QDISC : CTB_TC_HANDLE_SHARED_QDISC,
+		    .priority = CTB_TC_PRIORITY, .prog_fd = prog_fd);
+	ret = bpf_tc_attach(&hook, &opts);
+	if (ret) {
+		if (created_qdisc) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+		return ret;
+	}
+	*added = true;
+	out->ifindex = ifindex;
+	out->handle = opts.handle;
+	out->prog_id = opts.prog_id;
+	return 0;
+}
+
+static int count_filter_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct tcmsg *tcm = mnl_nlmsg_get_payload(nlh);
+
+	/* A dump lists each priority once without a handle, then its filters. */
+	if (tcm->tcm_handle)
+		(*(unsigned int *)data)++;
+	return MNL_CB_OK;
+}
+
+/* Counts the filters attached under PARENT (clsact ingress or egress) of IFINDEX. */
+static int count_filters(int ifindex, __u32 parent, unsigned int *count)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	unsigned int seq = (unsigned int)time(NULL), portid;
+	struct nlmsghdr *nlh;
+	struct tcmsg *tcm;
+	int ret;
+
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID)) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETTFILTER;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = parent;
+	*count = 0;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, seq, portid, count_filter_cb, count);
+		if (ret <= MNL_CB_STOP) {
+			ret = ret < 0 ? -errno : 0;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return ret;
+}
+
+int ctb_tc_detach(const struct ctb_tc_filter *filter)
+{
+	struct bpf_tc_hook hook;
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = filter->handle, .priority = CTB_TC_PRIORITY);
+	unsigned int in = 0, out = 0;
+	int ret;
+
+	ingress_hook(&hook, filter->ifindex);
+	ret = bpf_tc_detach(&hook, &opts);
+
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (filter->handle != CTB_TC_HANDLE_OWN_QDISC)
+		return 0;
+	/* Ours to remove only while nobody else has put a filter on it meanwhile. */
+	ret = count_filters(filter->ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &in);
+	if (!ret)
+		ret = count_filters(filter->ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &out);
+	if (ret || in || out) {
+		ctb_debug("keeping clsact qdisc on ifindex %d: %u other filters", filter->ifindex,
+			  in + out);
+		return 0;
+	}
+	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	ret = bpf_tc_hook_destroy(&hook);
+	return ret == -ENOENT || ret == -EINVAL ? 0 : ret;
+}
