@@ -85,6 +85,10 @@ int ctb_upstream_parse(const char *text, struct ctb_upstream *out, char *err, si
 			 "bad upstream '%s': expected ADDR[/LEN]:PORT or [IPV6][/LEN]:PORT", text);
 		return -EINVAL;
 	}
+	if (text[0] == '[' && inet_pton(AF_INET6, addr, up.addr) != 1) {
+		snprintf(err, errlen, "bad upstream '%s': brackets are for IPv6 addresses", text);
+		return -EINVAL;
+	}
 	if (inet_pton(AF_INET, addr, up.addr) == 1) {
 		up.family = AF_INET;
 		bits = 32;
