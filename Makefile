@@ -27,7 +27,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -MMD -MP \
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS += -DCTB_VERSION='"$(VERSION)"'
 
-BPF_PROGS := classifier
+BPF_PROGS := classifier lab_smoke empty
 SKELETONS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 SRCS := $(wildcard src/*.c)
 OBJS := $(patsubst src/%.c,$(OUTPUT)/src/%.o,$(SRCS))
@@ -65,15 +65,16 @@ $(OUTPUT)/ctbypass: $(OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# $(filter): -MMD's dependency files add headers to $^, which must not reach the compiler.
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) | $(OUTPUT)/tests $(SKELETONS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
-$(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
+$(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools $(SKELETONS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@
 
@@ -109,4 +110,9 @@ clean:
 	$(Q)rm -rf $(OUTPUT)
 
 -include $(OBJS:.o=.d) $(wildcard $(OUTPUT)/bpf/*.d) $(wildcard $(OUTPUT)/tests/*.d) \
-	 $(wildcard $(OUTPUT)/tools/*.d)
+	 $(wildcard $(OUTPUT)/tools/*.d) $(wildcard $(OUTPUT)/bench/*.d)
+
+$(OUTPUT)/bench/%: bench/%.c | $(SKELETONS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@

@@ -186,6 +186,12 @@ static __always_inline __u32 classify(struct __sk_buff *skb)
 
 	if (linear < PARSE_BYTES && skb->len > linear)
 		bpf_skb_pull_data(skb, skb->len < PARSE_BYTES ? skb->len : PARSE_BYTES);
+	/*
+	 * Without this, clang keeps &skb->data_end from before the pull in a
+	 * register and loads through it after, which the verifier rejects
+	 * ("dereference of modified ctx ptr").
+	 */
+	asm volatile("" : "+r"(skb));
 
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
