@@ -36,6 +36,7 @@ LIB_OBJS := $(filter-out $(OUTPUT)/src/main.o,$(OBJS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(wildcard tests/bpf/test_*.c))
 TOOLS := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(wildcard tests/tools/*.c))
+TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,$(OUTPUT)/tests/%.bpf.o,$(wildcard tests/bpf/*.bpf.c))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -47,6 +48,11 @@ $(OUTPUT) $(OUTPUT)/src $(OUTPUT)/bpf $(OUTPUT)/tests $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# BPF objects the tests load with tc, standing in for other tools' filters.
+$(OUTPUT)/tests/%.bpf.o: tests/bpf/%.bpf.c | $(OUTPUT)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -85,7 +91,7 @@ deps:
 test: deps
 	$(Q)$(MAKE) --no-print-directory check
 
-check: all $(UNIT_TESTS) $(BPF_TESTS) $(TOOLS)
+check: all $(UNIT_TESTS) $(BPF_TESTS) $(TOOLS) $(TEST_BPF_OBJS)
 	$(Q)tests/run-all.sh
 
 unit: $(UNIT_TESTS)
@@ -94,10 +100,10 @@ unit: $(UNIT_TESTS)
 bpftest: $(BPF_TESTS)
 	$(Q)tests/run-all.sh bpf
 
-netnstest: all $(TOOLS)
+netnstest: all $(TOOLS) $(TEST_BPF_OBJS)
 	$(Q)tests/run-all.sh netns
 
-vmtest: all $(TOOLS)
+vmtest: all $(TOOLS) $(TEST_BPF_OBJS)
 	$(Q)scripts/install-deps.sh vm
 	$(Q)scripts/vm/vmtest.sh
 
