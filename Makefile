@@ -17,7 +17,9 @@ endif
 
 PKGS := libbpf libnftables libnetfilter_conntrack libmnl jansson
 CFLAGS ?= -O2 -g
+# Messages are cut to their buffers on purpose: truncation is not a bug there.
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	  -Wno-format-truncation \
 	  -MMD -MP -Iinclude -Isrc -I$(OUTPUT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lnftables \
 	  -lnetfilter_conntrack -lmnl -ljansson) -lelf -lz
@@ -27,7 +29,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -MMD -MP \
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS += -DCTB_VERSION='"$(VERSION)"'
 
-BPF_PROGS := classifier lab_smoke empty
+BPF_PROGS := classifier lab_smoke empty ct_probes
 SKELETONS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 SRCS := $(wildcard src/*.c)
 OBJS := $(patsubst src/%.c,$(OUTPUT)/src/%.o,$(SRCS))

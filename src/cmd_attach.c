@@ -9,11 +9,12 @@
 #include "commands.h"
 #include "ct_flush.h"
 #include "log.h"
+#include "preflight.h"
 #include "report.h"
 
 static const char help[] =
 	"Usage: ctbypass [-n NETNS] attach [--ports LIST] [--upstream LIST] [--iface LIST]\n"
-	"                [--proto tcp,udp] [--mark MASK] [--no-flush] [--dry-run]\n"
+	"                [--proto tcp,udp] [--mark MASK] [--no-flush] [--force] [--dry-run]\n"
 	"\n"
 	"Bypass conntrack for:\n"
 	"  --ports LIST       services this host serves: arrivals to these ports and\n"
@@ -28,15 +29,20 @@ static const char help[] =
 	"  --mark MASK        mark bit(s) the classifier uses (default: 0x1000)\n"
 	"  --no-flush         keep existing conntrack entries of bypassed traffic\n"
 	"                     (default: delete them, they would keep the table full)\n"
+	"  --force            attach even when the preflight finds NAT or stateful rules\n"
+	"                     this would break (recorded in 'status')\n"
 	"  --dry-run          print what would be done and change nothing\n"
 	"\n"
-	"Attaching again replaces the configuration in place: traffic bypassed before\n"
-	"and after stays bypassed throughout.\n";
+	"Before changing anything, a preflight reads the namespace's nftables and\n"
+	"iptables rules and refuses if the bypass would break NAT or a stateful\n"
+	"firewall on this traffic, printing the exact rule to add. Attaching again\n"
+	"replaces the configuration in place: traffic bypassed before and after stays\n"
+	"bypassed throughout.\n";
 
 struct attach_args {
 	struct ctb_config cfg;
 	const char *iface_list;
-	bool no_flush, dry_run;
+	bool no_flush, dry_run, force;
 };
 
 static int parse_args(int argc, char **argv, struct attach_args *a)
@@ -49,6 +55,7 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 		{ "mark", required_argument, NULL, 'm' },
 		{ "no-flush", no_argument, NULL, 'F' },
 		{ "dry-run", no_argument, NULL, 'd' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -77,6 +84,9 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 			break;
 		case 'd':
 			a->dry_run = true;
+			break;
+		case 'f':
+			a->force = true;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -131,6 +141,31 @@ static int flush_entries(const struct ctb_config *cfg)
 	return CTB_EXIT_OK;
 }
 
+int ctb_preflight_gate(const char *command, const struct ctb_config *traffic, bool force,
+		       bool *forced)
+{
+	struct ctb_findings findings;
+	char err[CTB_ERR_LEN];
+	size_t blocking;
+
+	if (ctb_preflight(traffic, &findings, err, sizeof(err))) {
+		ctb_err("%s failed, nothing was changed: %s", command, err);
+		return CTB_EXIT_RUNTIME;
+	}
+	ctb_findings_print(stdout, &findings);
+	blocking = ctb_findings_blocking(&findings);
+	ctb_findings_free(&findings);
+	if (blocking && !force) {
+		ctb_err("%s refused, nothing was changed: the bypass would break the traffic named "
+			"above (fix the rules, or use --force)",
+			command);
+		return CTB_EXIT_RUNTIME;
+	}
+	if (blocking)
+		*forced = true;
+	return CTB_EXIT_OK;
+}
+
 int ctb_apply_and_report(const char *command, struct ctb_attachment *att,
 			 const struct ctb_config *cfg, const struct ctb_iface_list *ifaces,
 			 bool reload_prog, bool flush)
@@ -174,6 +209,12 @@ int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 		ctb_err("cannot read the current state: %s", err);
 		ctb_attachment_free(&att);
 		ret = CTB_EXIT_RUNTIME;
+		goto out;
+	}
+	ret = ctb_preflight_gate("attach", &args.cfg, args.force || args.dry_run,
+				 &args.cfg.forced);
+	if (ret) {
+		ctb_attachment_free(&att);
 		goto out;
 	}
 	if (args.dry_run) {

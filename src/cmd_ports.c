@@ -10,16 +10,17 @@
 #include "report.h"
 
 static const char ports_help[] =
-	"Usage: ctbypass [-n NETNS] ports add|del LIST\n"
+	"Usage: ctbypass [-n NETNS] ports add|del LIST [--no-flush] [--force]\n"
 	"       ctbypass [-n NETNS] ports list\n"
 	"\n"
 	"Adds or removes bypassed server ports while attached, on the protocols given at\n"
 	"attach. LIST: 80,81,8000-8010. 'add' deletes existing conntrack entries of the\n"
 	"added traffic (--no-flush keeps them). Traffic that stays bypassed is never\n"
-	"tracked in between.\n";
+	"tracked in between. Added ports go through the same preflight as attach\n"
+	"(--force overrides it).\n";
 
 static const char upstream_help[] =
-	"Usage: ctbypass [-n NETNS] upstream add|del LIST\n"
+	"Usage: ctbypass [-n NETNS] upstream add|del LIST [--no-flush] [--force]\n"
 	"\n"
 	"Adds or removes bypassed upstreams while attached. LIST: comma-separated\n"
 	"ADDR[/LEN]:PORT or [IPV6][/LEN]:PORT. 'add' deletes existing conntrack entries\n"
@@ -30,7 +31,7 @@ enum change_kind { CHANGE_PORTS, CHANGE_UPSTREAMS };
 struct change {
 	enum change_kind kind;
 	const char *command; /* "ports" or "upstream", for messages */
-	bool add, list_only, no_flush;
+	bool add, list_only, no_flush, force;
 	struct ctb_portset ports;
 	struct ctb_upstream_list upstreams;
 };
@@ -39,6 +40,7 @@ static int parse_change(int argc, char **argv, struct change *c, const char *hel
 {
 	static const struct option options[] = {
 		{ "no-flush", no_argument, NULL, 'F' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -49,6 +51,8 @@ static int parse_change(int argc, char **argv, struct change *c, const char *hel
 	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
 		if (opt == 'F') {
 			c->no_flush = true;
+		} else if (opt == 'f') {
+			c->force = true;
 		} else if (opt == 'h') {
 			fputs(help, stdout);
 			return -1;
@@ -143,10 +147,23 @@ static int run_change(const struct ctb_context *ctx, struct change *c)
 		ctb_attachment_free(&att);
 		return CTB_EXIT_USAGE;
 	}
+	if (c->add) {
+		/* Preflight only what is added: the rest passed (or was forced) before. */
+		struct ctb_config added;
+
+		ctb_config_init(&added);
+		added.protocols = next.protocols;
+		added.ports = c->ports;
+		added.upstreams = c->upstreams;
+		ret = ctb_preflight_gate(c->command, &added, c->force, &next.forced);
+		if (ret)
+			goto out;
+	}
 	ret = ctb_apply_and_report(c->command, &att, &next, &att.ifaces, false,
 				   c->add && !c->no_flush);
 	if (!ret && !ctb_config_has_targets(&next))
 		printf("nothing is bypassed now; 'ctbypass detach' removes ctbypass\n");
+out:
 	ctb_config_free(&next);
 	ctb_attachment_free(&att);
 	return ret;

@@ -30,6 +30,13 @@ int ctb_apply_and_report(const char *command, struct ctb_attachment *att,
 			 const struct ctb_config *cfg, const struct ctb_iface_list *ifaces,
 			 bool reload_prog, bool flush);
 
+/*
+ * Runs the preflight on TRAFFIC and prints its findings. Refuses (exit code 1)
+ * on blocking findings unless FORCE, which sets *FORCED instead.
+ */
+int ctb_preflight_gate(const char *command, const struct ctb_config *traffic, bool force,
+		       bool *forced);
+
 /* Reports a bad option for COMMAND in one line; returns CTB_EXIT_USAGE. */
 int ctb_usage_error(const char *command, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Asks a firewall model how a packet fares. Matches we cannot decide (an
+ * interface, an unknown module, an address we do not know) are unknowns; the
+ * search tries both outcomes of each, the same for every packet compared, so a
+ * finding means: some plausible packet is accepted today and dropped once
+ * untracked.
+ */
+#ifndef CTB_FIREWALL_EVAL_H
+#define CTB_FIREWALL_EVAL_H
+
+#include "firewall_model.h"
+
+struct fw_probe {
+	int family; /* 4 or 6 */
+	unsigned int l4; /* one FW_L4_* bit */
+	uint16_t sport, dport; /* 0: unknown */
+	bool saddr_known, daddr_known;
+	uint8_t saddr[16], daddr[16];
+	unsigned int ct_state; /* one FW_CT_* bit */
+};
+
+/* Where a packet's fate was decided: RULE NULL means the chain's policy. */
+struct fw_hit {
+	const struct fw_chain *chain;
+	const struct fw_rule *rule;
+	enum fw_verdict verdict;
+};
+
+enum fw_answer { FW_ANSWER_NO, FW_ANSWER_YES, FW_ANSWER_TOO_COMPLEX };
+
+/*
+ * Can the unknowns fall so that BASE accepts every BEFORE probe but drops AFTER?
+ * On YES, *accepted is where BEFORE[BEFORE_COUNT - 1] was accepted and *dropped
+ * where AFTER was dropped.
+ */
+enum fw_answer fw_find_breakage(const struct fw_ruleset *rs, const struct fw_chain *base,
+				const struct fw_probe *before, size_t before_count,
+				const struct fw_probe *after, struct fw_hit *accepted,
+				struct fw_hit *dropped);
+
+/* Can PROBE reach a NAT rule of BASE? On YES, *nat is that rule. */
+enum fw_answer fw_find_nat(const struct fw_ruleset *rs, const struct fw_chain *base,
+			   const struct fw_probe *probe, struct fw_hit *nat);
+
+#endif

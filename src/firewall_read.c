@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <limits.h>
+#include <nftables/libnftables.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "firewall_read.h"
+
+extern char **environ;
+
+#define MAX_SKIP 16
+
+/* Runs a save command (fixed argv) and returns its stdout, or NULL if it is absent. */
+static char *capture(const char *cmd)
+{
+	char *const argv[] = { (char *)cmd, NULL };
+	posix_spawn_file_actions_t actions;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int fds[2], status;
+	pid_t pid;
+	char buf[4096];
+	ssize_t n;
+
+	if (pipe(fds))
+		return NULL;
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&actions, fds[0]);
+	posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", 0, 0);
+	if (posix_spawnp(&pid, cmd, &actions, NULL, argv, environ)) {
+		posix_spawn_file_actions_destroy(&actions);
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	posix_spawn_file_actions_destroy(&actions);
+	close(fds[1]);
+	mem = open_memstream(&out, &len);
+	while ((n = read(fds[0], buf, sizeof(buf))) > 0)
+		if (mem)
+			fwrite(buf, 1, (size_t)n, mem);
+	close(fds[0]);
+	if (mem)
+		fclose(mem);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Legacy tables exist in this namespace only if the kernel lists some. */
+static bool legacy_tables_exist(int family)
+{
+	FILE *f = fopen(family == 4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names",
+			"r");
+	int c;
+
+	if (!f)
+		return false;
+	c = fgetc(f);
+	fclose(f);
+	return c != EOF;
+}
+
+/* Tables iptables-nft manages, as "family table": their nft form hides matches in xt blobs. */
+static size_t managed_tables(const char *save, int family, char skip[][2 * FW_NAME_LEN],
+			     size_t count)
+{
+	const char *p = save;
+
+	while (p && *p && count < MAX_SKIP) {
+		if (*p == '*') {
+			int n = (int)strcspn(p + 1, "\n");
+
+			snprintf(skip[count++], 2 * FW_NAME_LEN, "%s %.*s", family == 4 ? "ip" : "ip6",
+				 n, p + 1);
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return count;
+}
+
+static char *nft_list(bool json)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	char *out = NULL;
+
+	if (!nft)
+		return NULL;
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	nft_ctx_output_set_flags(nft, json ? NFT_CTX_OUTPUT_JSON : NFT_CTX_OUTPUT_HANDLE);
+	if (!nft_run_cmd_from_buffer(nft, "list ruleset"))
+		out = strdup(nft_ctx_get_output_buffer(nft));
+	nft_ctx_free(nft);
+	return out;
+}
+
+/* Gives nft rules their own wording, from the text listing's "# handle N" lines. */
+static void attach_nft_texts(struct fw_ruleset *rs, const char *listing)
+{
+	char family[8] = "", table[FW_NAME_LEN] = "", chain[FW_NAME_LEN] = "";
+	const char *line = listing;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		int len = end ? (int)(end - line) : (int)strlen(line);
+		const char *mark = memmem(line, (size_t)len, " # handle ", 10);
+		char text[FW_TEXT_LEN];
+		unsigned long long handle;
+
+		while (len && (*line == '\t' || *line == ' ')) {
+			line++;
+			len--;
+		}
+		snprintf(text, sizeof(text), "%.*s", len, line);
+		if (sscanf(text, "table %7s %63s", family, table) == 2) {
+			chain[0] = '\0';
+		} else if (sscanf(text, "chain %63s", chain) == 1) {
+		} else if (mark && chain[0] && sscanf(mark, " # handle %llu", &handle) == 1) {
+			struct fw_chain probe = { .source = FW_SRC_NFT };
+			const struct fw_chain *ch;
+
+			snprintf(probe.family, sizeof(probe.family), "%s", family);
+			snprintf(probe.table, sizeof(probe.table), "%s", table);
+			ch = fw_ruleset_find(rs, &probe, chain);
+			for (size_t i = 0; ch && i < ch->rule_count; i++)
+				if (ch->rules[i].handle == handle)
+					snprintf(ch->rules[i].text, sizeof(ch->rules[i].text),
+						 "%.*s", (int)(mark - line), line);
+		}
+		line = end ? end + 1 : NULL;
+	}
+}
+
+static int read_iptables(struct fw_ruleset *rs, char skip[][2 * FW_NAME_LEN], size_t *nskip)
+{
+	static const struct {
+		const char *cmd;
+		int family;
+		enum fw_source source;
+	} tools[] = {
+		{ "iptables-nft-save", 4, FW_SRC_IPTABLES_NFT },
+		{ "ip6tables-nft-save", 6, FW_SRC_IPTABLES_NFT },
+		{ "iptables-legacy-save", 4, FW_SRC_IPTABLES_LEGACY },
+		{ "ip6tables-legacy-save", 6, FW_SRC_IPTABLES_LEGACY },
+	};
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]) && !ret; i++) {
+		char *save;
+
+		if (tools[i].source == FW_SRC_IPTABLES_LEGACY && !legacy_tables_exist(tools[i].family))
+			continue;
+		save = capture(tools[i].cmd);
+		if (!save)
+			continue; /* not installed: its rules, if any, are read as nftables */
+		/* A native nft table by an iptables name is not iptables-nft's. */
+		if (tools[i].source == FW_SRC_IPTABLES_NFT && strstr(save, "is incompatible")) {
+			free(save);
+			continue;
+		}
+		if (tools[i].source == FW_SRC_IPTABLES_NFT)
+			*nskip = managed_tables(save, tools[i].family, skip, *nskip);
+		ret = fw_parse_iptables_save(rs, save, tools[i].family, tools[i].source);
+		free(save);
+	}
+	return ret;
+}
+
+int ctb_firewall_read(struct fw_ruleset *rs, char *err, size_t errlen)
+{
+	char skip[MAX_SKIP][2 * FW_NAME_LEN];
+	const char *skip_ptrs[MAX_SKIP];
+	size_t nskip = 0;
+	char *json, *text;
+	int ret;
+
+	memset(rs, 0, sizeof(*rs));
+	ret = read_iptables(rs, skip, &nskip);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the iptables rules: %s", strerror(-ret));
+		return ret;
+	}
+	json = nft_list(true);
+	text = nft_list(false);
+	if (!json || !text) {
+		free(json);
+		free(text);
+		snprintf(err, errlen, "cannot list the nftables ruleset");
+		return -EIO;
+	}
+	for (size_t i = 0; i < nskip; i++)
+		skip_ptrs[i] = skip[i];
+	ret = fw_parse_nft_json(rs, json, skip_ptrs, nskip);
+	if (!ret)
+		attach_nft_texts(rs, text);
+	else
+		snprintf(err, errlen, "cannot read the nftables ruleset: %s", strerror(-ret));
+	free(json);
+	free(text);
+	return ret;
+}
+
+const char *ctb_iptables_command(const char *variant, int family)
+{
+	static const char *const names[2][2] = { { "iptables-nft", "ip6tables-nft" },
+						 { "iptables-legacy", "ip6tables-legacy" } };
+	char target[PATH_MAX];
+	char *resolved = realpath(family == 4 ? "/usr/sbin/iptables" : "/usr/sbin/ip6tables",
+				  target);
+	bool legacy = !strcmp(variant, "legacy");
+
+	if (resolved && strstr(resolved, legacy ? "legacy" : "nft"))
+		return family == 4 ? "iptables" : "ip6tables";
+	return names[legacy][family == 6];
+}

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "watch.h"
+#include "watch_ctstats.h"
+
+/* Sends one ctnetlink request and runs CB on each answer until it is done. */
+static int ct_request(uint16_t type, bool dump, mnl_cb_t cb, void *data)
+{
+	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfh;
+	uint32_t seq = (uint32_t)time(NULL), portid;
+	int ret = 0;
+
+	if (!buf || !nl) {
+		ret = errno ? -errno : -ENOMEM;
+		goto out;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK);
+	nlh->nlmsg_seq = seq;
+	nfh = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfh));
+	nfh->nfgen_family = AF_UNSPEC;
+	nfh->version = NFNETLINK_V0;
+	nfh->res_id = 0;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
+
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, n, seq, portid, cb, data);
+		if (ret <= MNL_CB_STOP) {
+			ret = ret < 0 ? -errno : 0;
+			break;
+		}
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	free(buf);
+	return ret;
+}
+
+static uint32_t attr_be32(const struct nlattr *a)
+{
+	return a && mnl_attr_get_payload_len(a) >= 4 ? ntohl(mnl_attr_get_u32(a)) : 0;
+}
+
+struct table_size {
+	int64_t entries, max;
+};
+
+static int global_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct table_size *ts = data;
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) == CTA_STATS_GLOBAL_ENTRIES)
+			ts->entries = attr_be32(a);
+		else if (mnl_attr_get_type(a) == CTA_STATS_GLOBAL_MAX_ENTRIES)
+			ts->max = attr_be32(a);
+	}
+	return MNL_CB_OK;
+}
+
+int ctb_watch_table_size(int64_t *entries, int64_t *max)
+{
+	struct table_size ts = { -1, -1 };
+	int ret = ct_request(IPCTNL_MSG_CT_GET_STATS, false, global_cb, &ts);
+
+	*entries = ts.entries;
+	*max = ts.max;
+	return ret;
+}
+
+struct percpu {
+	uint64_t *values;
+	uint8_t *present;
+	size_t cpus; /* capacity */
+	int err;
+};
+
+static int percpu_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nfgenmsg *nfh = mnl_nlmsg_get_payload(nlh);
+	size_t cpu = ntohs(nfh->res_id);
+	struct percpu *pc = data;
+	const struct nlattr *a;
+
+	if (cpu >= pc->cpus) {
+		size_t cap = cpu + 64;
+		uint64_t *v = realloc(pc->values, cap * CTB_CTSTATS * sizeof(*v));
+		uint8_t *p;
+
+		if (!v)
+			goto nomem;
+		pc->values = v;
+		p = realloc(pc->present, cap);
+		if (!p)
+			goto nomem;
+		pc->present = p;
+		memset(v + pc->cpus * CTB_CTSTATS, 0, (cap - pc->cpus) * CTB_CTSTATS * sizeof(*v));
+		memset(p + pc->cpus, 0, cap - pc->cpus);
+		pc->cpus = cap;
+	}
+	pc->present[cpu] = 1;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		uint64_t *v = pc->values + cpu * CTB_CTSTATS;
+
+		switch (mnl_attr_get_type(a)) {
+		case CTA_STATS_DROP:
+			v[CTB_CTSTAT_DROP] = attr_be32(a);
+			break;
+		case CTA_STATS_EARLY_DROP:
+			v[CTB_CTSTAT_EARLY_DROP] = attr_be32(a);
+			break;
+		case CTA_STATS_INSERT_FAILED:
+			v[CTB_CTSTAT_INSERT_FAILED] = attr_be32(a);
+			break;
+		}
+	}
+	return MNL_CB_OK;
+nomem:
+	pc->err = -ENOMEM;
+	return MNL_CB_ERROR;
+}
+
+int ctb_ctstats_percpu(uint64_t **values, uint8_t **present, size_t *cpus)
+{
+	struct percpu pc = { 0 };
+	int ret = ct_request(IPCTNL_MSG_CT_GET_STATS_CPU, true, percpu_cb, &pc);
+
+	if (pc.err)
+		ret = pc.err;
+	if (ret) {
+		free(pc.values);
+		free(pc.present);
+		return ret;
+	}
+	*values = pc.values;
+	*present = pc.present;
+	*cpus = pc.cpus;
+	return 0;
+}
