@@ -189,6 +189,10 @@ static int parse_rule(struct fw_rule *rule, char **tok, int n, int family)
 			m = fw_rule_add_match(rule, opt[1] == 'i' ? FW_M_IIF : FW_M_OIF);
 			if (m)
 				snprintf(m->ifname, sizeof(m->ifname), "%.63s", value);
+		} else if ((!strcmp(opt, "--icmp-type") || !strcmp(opt, "--icmpv6-type")) &&
+			   !strcmp(value, "any")) {
+			i++; /* "any" restricts nothing */
+			continue;
 		} else if (!strcmp(opt, "--comment")) {
 			i++; /* a comment matches everything */
 			continue;
