@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -141,9 +142,42 @@ static void detach_dropped(const struct ctb_attachment *att, const struct ctb_if
 	}
 }
 
+/*
+ * Ctrl-C or a TERM in the middle would leave half a setup: hold them until the
+ * change is complete or rolled back (tens of milliseconds).
+ */
+static void hold_signals(sigset_t *saved)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, saved);
+}
+
+static int apply_unsignalled(struct ctb_attachment *att, const struct ctb_config *cfg,
+			     const struct ctb_iface_list *ifaces, bool reload_prog, char *err,
+			     size_t errlen);
+
 int ctb_attachment_apply(struct ctb_attachment *att, const struct ctb_config *cfg,
 			 const struct ctb_iface_list *ifaces, bool reload_prog, char *err,
 			 size_t errlen)
+{
+	sigset_t saved;
+	int ret;
+
+	hold_signals(&saved);
+	ret = apply_unsignalled(att, cfg, ifaces, reload_prog, err, errlen);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	return ret;
+}
+
+static int apply_unsignalled(struct ctb_attachment *att, const struct ctb_config *cfg,
+			     const struct ctb_iface_list *ifaces, bool reload_prog, char *err,
+			     size_t errlen)
 {
 	struct tc_undo undo[CTB_MAX_IFACES];
 	size_t undo_count = 0;
@@ -209,8 +243,10 @@ fail:
 
 int ctb_attachment_remove(struct ctb_attachment *att, char *err, size_t errlen)
 {
+	sigset_t saved;
 	int ret = 0;
 
+	hold_signals(&saved);
 	for (size_t i = 0; i < att->filter_count; i++) {
 		int r = ctb_tc_detach(&att->filters[i]);
 
@@ -230,5 +266,6 @@ int ctb_attachment_remove(struct ctb_attachment *att, char *err, size_t errlen)
 			ret = r;
 		}
 	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 	return ret;
 }
