@@ -14,6 +14,8 @@ int ctb_cmd_detach(const struct ctb_context *ctx, int argc, char **argv);
 int ctb_cmd_ports(const struct ctb_context *ctx, int argc, char **argv);
 int ctb_cmd_upstream(const struct ctb_context *ctx, int argc, char **argv);
 int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv);
+int ctb_cmd_doctor(const struct ctb_context *ctx, int argc, char **argv);
+int ctb_cmd_watch(const struct ctb_context *ctx, int argc, char **argv);
 
 /*
  * Shared by the commands: checks privileges and joins the target namespace.

@@ -24,6 +24,8 @@ static const char usage[] =
 	"  ports      add|del LIST, or list: change bypassed server ports live\n"
 	"  upstream   add|del LIST: change bypassed upstreams live\n"
 	"  status     show what is bypassed and the counters (--json)\n"
+	"  doctor     diagnose the conntrack table and propose what to bypass (--json)\n"
+	"  watch      conntrack telemetry: inserts, drops, evictions per interval\n"
 	"\n"
 	"Options:\n"
 	"  -n, --netns NETNS  run in network namespace NETNS (as in 'ip -n')\n"
@@ -40,7 +42,8 @@ static const struct {
 } commands[] = {
 	{ "attach", ctb_cmd_attach },	  { "detach", ctb_cmd_detach },
 	{ "ports", ctb_cmd_ports },	  { "upstream", ctb_cmd_upstream },
-	{ "status", ctb_cmd_status },
+	{ "status", ctb_cmd_status },	  { "watch", ctb_cmd_watch },
+	{ "doctor", ctb_cmd_doctor },
 };
 
 /* libbpf's own chatter only with -v: failures are reported in one line by us. */

@@ -64,12 +64,12 @@ struct ctb_watch_backend {
 
 /*
  * Opens and attaches a backend in the current namespace, whose inode is NETNS
- * (kernel-side filter). On failure *WHY says what failed, in one line.
+ * (kernel-side filter); with B->top set, event detail feeds it. On failure
+ * WHY says what failed, in one line.
  */
 int ctb_watch_probes_open(struct ctb_watch_backend *b, enum ctb_watch_backend_kind kind,
-			  uint32_t netns, bool events, char *why, size_t whylen);
-int ctb_watch_netlink_open(struct ctb_watch_backend *b, uint32_t netns, bool events, char *why,
-			   size_t whylen);
+			  uint32_t netns, char *why, size_t whylen);
+int ctb_watch_netlink_open(struct ctb_watch_backend *b, uint32_t netns, char *why, size_t whylen);
 
 /* nf_conntrack_count of the current namespace and the global nf_conntrack_max. */
 int ctb_watch_table_size(int64_t *entries, int64_t *max);

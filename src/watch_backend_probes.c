@@ -177,7 +177,7 @@ static int attach_point(struct probes *pr, struct bpf_program *progs[2], enum po
 }
 
 int ctb_watch_probes_open(struct ctb_watch_backend *b, enum ctb_watch_backend_kind kind,
-			  uint32_t netns, bool events, char *why, size_t whylen)
+			  uint32_t netns, char *why, size_t whylen)
 {
 	const char *name = ctb_watch_backend_name(kind);
 	bool present[POINTS] = { false }, any = false;

@@ -94,8 +94,8 @@ uint64_t ctb_interval_next(uint64_t start, uint64_t period, uint64_t last, uint6
 		return now;
 	if (last < start)
 		last = start;
-	if (now < last + period)
-		return last + period;
+	if (now <= last + period)
+		return last + period; /* due now or later: not missed */
 	next = start + ((now - start) / period + 1) * period; /* first tick after NOW */
 	*skipped = (next - last) / period - 1;
 	return next;

@@ -114,11 +114,23 @@ int ctb_topk_add(struct ctb_topk *t, const struct ctb_topk_key *key, uint64_t n)
 	return 0;
 }
 
+/* Numeric order: family, protocol, port, then the address (in network order). */
+static int key_cmp(const struct ctb_topk_key *a, const struct ctb_topk_key *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->l4proto != b->l4proto)
+		return a->l4proto < b->l4proto ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
 static bool ranks_before(const struct ctb_topk_entry *a, const struct ctb_topk_entry *b)
 {
 	if (a->count != b->count)
 		return a->count > b->count;
-	return memcmp(&a->key, &b->key, sizeof(a->key)) < 0;
+	return key_cmp(&a->key, &b->key) < 0;
 }
 
 size_t ctb_topk_top(const struct ctb_topk *t, size_t k, struct ctb_topk_entry *out)
