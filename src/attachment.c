@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attachment.h"
@@ -60,6 +62,18 @@ int ctb_attachment_find(struct ctb_attachment *att, char *err, size_t errlen)
 	return ctb_nft_read(&att->nft, err, errlen);
 }
 
+/*
+ * A packet the old classifier marked may still be on its way from TC ingress to
+ * PREROUTING on another CPU when the filter replace returns; both run inside
+ * one RCU read-side section. membarrier(GLOBAL) is a synchronize_rcu(): after
+ * it, every such packet has met the old mark's rule, which can then go.
+ */
+static void wait_for_marked_packets(void)
+{
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		usleep(100000); /* no membarrier (nohz_full): a grace period is far shorter */
+}
+
 /* What one apply changed on TC, so a failure can put it back. */
 struct tc_undo {
 	struct ctb_tc_filter filter;
@@ -91,8 +105,9 @@ static void undo_tc(const struct tc_undo *undo, size_t count)
 	}
 }
 
-static void rollback(struct ctb_attachment *att, struct tc_undo *undo, size_t undo_count,
-		     bool maps_written)
+/* CUR: what the nftables table holds now (the configuration being applied). */
+static void rollback(struct ctb_attachment *att, const struct ctb_config *cur,
+		     struct tc_undo *undo, size_t undo_count, bool maps_written)
 {
 	char err[CTB_ERR_LEN];
 
@@ -100,7 +115,7 @@ static void rollback(struct ctb_attachment *att, struct tc_undo *undo, size_t un
 	if (maps_written && att->have_maps && att->nft.present)
 		ctb_maps_write(&att->maps, &att->nft.cfg);
 	if (att->nft.present)
-		ctb_nft_apply(&att->nft.cfg, 0, true, err, sizeof(err));
+		ctb_nft_apply(&att->nft.cfg, cur, 0, err, sizeof(err));
 	else
 		ctb_nft_delete(err, sizeof(err));
 }
@@ -188,7 +203,7 @@ static int apply_unsignalled(struct ctb_attachment *att, const struct ctb_config
 	int ret;
 
 	/* 1. nftables first: while a new mark is coming, NOTRACK both marks. */
-	ret = ctb_nft_apply(cfg, old_mark, att->nft.present, err, errlen);
+	ret = ctb_nft_apply(cfg, att->nft.present ? &att->nft.cfg : NULL, old_mark, err, errlen);
 	if (ret) {
 		if (ret == -EPROTONOSUPPORT)
 			snprintf(err, errlen, "nf_tables is not available in this kernel");
@@ -224,16 +239,18 @@ static int apply_unsignalled(struct ctb_attachment *att, const struct ctb_config
 	}
 	/* 4. Past the last step that can fail: drop what the new state does not keep. */
 	detach_dropped(att, ifaces);
-	if (old_mark && old_mark != cfg->mark &&
-	    ctb_nft_apply(cfg, 0, true, err, errlen))
-		ctb_warn("could not remove the previous mark's rule: %s", err);
+	if (old_mark && old_mark != cfg->mark) {
+		wait_for_marked_packets();
+		if (ctb_nft_apply(cfg, cfg, 0, err, errlen))
+			ctb_warn("could not remove the previous mark's rule: %s", err);
+	}
 	if (skel) {
 		ctb_maps_close(&fresh);
 		classifier__destroy(skel);
 	}
 	return 0;
 fail:
-	rollback(att, undo, undo_count, maps_written);
+	rollback(att, cfg, undo, undo_count, maps_written);
 	if (skel) {
 		ctb_maps_close(&fresh);
 		classifier__destroy(skel);

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 /* The fixed part: sets, chains and the output rules that never change. */
 static const char table_layout[] =
 	"add table " T "\n"
-	"add set " T " server_ports { type inet_proto . inet_service; flags interval; counter; }\n"
+	/* Single ports, not ranges: an update then adds and deletes only the ports
+	 * that change, and never touches one that stays (see render_port_changes). */
+	"add set " T " server_ports { type inet_proto . inet_service; counter; }\n"
 	"add set " T " upstreams_v4 { type ipv4_addr . inet_proto . inet_service; "
 	"flags interval; counter; }\n"
 	"add set " T " upstreams_v6 { type ipv6_addr . inet_proto . inet_service; "
@@ -43,59 +46,99 @@ static void render_mark_rule(FILE *f, __u32 mark, const char *comment)
 		mark, mark, ~mark, comment);
 }
 
-static void render_ports(FILE *f, const struct ctb_config *cfg)
+/*
+ * Elements are added and deleted one by one, by difference with what the table
+ * holds. Flushing a set and adding its elements back in one transaction is not
+ * seamless on every kernel (6.1 lets packets miss such a set meanwhile), and an
+ * element that stays must never be missed.
+ */
+static bool port_in(const struct ctb_config *cfg, unsigned int bit, uint16_t port)
 {
-	static const struct {
-		unsigned int bit;
-		const char *name;
-	} protos[] = { { CTB_PROTO_TCP, "tcp" }, { CTB_PROTO_UDP, "udp" } };
-	bool first = true;
-
-	for (size_t p = 0; p < 2; p++) {
-		uint32_t cursor = 0;
-		uint16_t lo, hi;
-
-		if (!(cfg->protocols & protos[p].bit))
-			continue;
-		while (ctb_portset_next_range(&cfg->ports, &cursor, &lo, &hi)) {
-			fprintf(f, "%s%s . %u", first ? "add element " T " server_ports { " : ", ",
-				protos[p].name, lo);
-			if (hi != lo)
-				fprintf(f, "-%u", hi);
-			first = false;
-		}
-	}
-	if (!first)
-		fputs(" }\n", f);
+	return cfg && (cfg->protocols & bit) && ctb_portset_has(&cfg->ports, port);
 }
 
-static void render_upstreams(FILE *f, const struct ctb_config *cfg, int family)
+/* Writes "VERB element … SET { a, b, … }" lines, a thousand elements a line. */
+struct element_writer {
+	FILE *f;
+	const char *verb, *set;
+	size_t in_line;
+};
+
+static void element(struct element_writer *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void element(struct element_writer *w, const char *fmt, ...)
 {
-	bool first = true;
+	va_list ap;
 
-	for (size_t i = 0; i < cfg->upstreams.count; i++) {
-		const struct ctb_upstream *up = &cfg->upstreams.items[i];
-		char addr[INET6_ADDRSTRLEN];
+	if (w->in_line == 1000) {
+		fputs(" }\n", w->f);
+		w->in_line = 0;
+	}
+	fprintf(w->f, w->in_line ? ", " : "%s element " T " %s { ", w->verb, w->set);
+	va_start(ap, fmt);
+	vfprintf(w->f, fmt, ap);
+	va_end(ap);
+	w->in_line++;
+}
 
-		if (up->family != family)
-			continue;
-		inet_ntop(family, up->addr, addr, sizeof(addr));
-		for (unsigned int bit = CTB_PROTO_TCP; bit <= CTB_PROTO_UDP; bit <<= 1) {
-			if (!(cfg->protocols & bit))
+static void element_end(struct element_writer *w)
+{
+	if (w->in_line)
+		fputs(" }\n", w->f);
+	w->in_line = 0;
+}
+
+static void render_port_changes(FILE *f, const struct ctb_config *cfg,
+				const struct ctb_config *cur)
+{
+	for (int add = 1; add >= 0; add--) {
+		struct element_writer w = { f, add ? "add" : "delete", "server_ports", 0 };
+
+		for (unsigned int bit = CTB_PROTO_TCP; bit <= CTB_PROTO_UDP; bit <<= 1)
+			for (uint32_t p = 1; p < CTB_PORTS; p++) {
+				bool want = port_in(cfg, bit, (uint16_t)p);
+				bool have = port_in(cur, bit, (uint16_t)p);
+
+				if (add ? want && !have : have && !want)
+					element(&w, "%s . %u", bit == CTB_PROTO_TCP ? "tcp" : "udp", p);
+			}
+		element_end(&w);
+	}
+}
+
+static bool upstream_in(const struct ctb_config *cfg, unsigned int bit,
+			const struct ctb_upstream *up)
+{
+	return cfg && (cfg->protocols & bit) && ctb_upstream_list_has(&cfg->upstreams, up);
+}
+
+static void render_upstream_changes(FILE *f, const struct ctb_config *cfg,
+				    const struct ctb_config *cur, int family)
+{
+	for (int add = 1; add >= 0; add--) {
+		const struct ctb_config *from = add ? cfg : cur, *other = add ? cur : cfg;
+		struct element_writer w = { f, add ? "add" : "delete",
+					    family == AF_INET ? "upstreams_v4" : "upstreams_v6", 0 };
+
+		for (size_t i = 0; from && i < from->upstreams.count; i++) {
+			const struct ctb_upstream *up = &from->upstreams.items[i];
+			char addr[INET6_ADDRSTRLEN];
+
+			if (up->family != family)
 				continue;
-			fprintf(f, "%s%s/%u . %s . %u",
-				first ? (family == AF_INET ? "add element " T " upstreams_v4 { "
-							   : "add element " T " upstreams_v6 { ")
-				      : ", ",
-				addr, up->prefixlen, bit == CTB_PROTO_TCP ? "tcp" : "udp", up->port);
-			first = false;
+			inet_ntop(family, up->addr, addr, sizeof(addr));
+			for (unsigned int bit = CTB_PROTO_TCP; bit <= CTB_PROTO_UDP; bit <<= 1)
+				if (upstream_in(from, bit, up) && !upstream_in(other, bit, up))
+					element(&w, "%s/%u . %s . %u", addr, up->prefixlen,
+						bit == CTB_PROTO_TCP ? "tcp" : "udp", up->port);
 		}
+		element_end(&w);
 	}
-	if (!first)
-		fputs(" }\n", f);
 }
 
-char *ctb_nft_render(const struct ctb_config *cfg, __u32 extra_mark, bool exists)
+char *ctb_nft_render(const struct ctb_config *cfg, const struct ctb_config *cur,
+		     __u32 extra_mark)
 {
 	char comment[96];
 	char *script = NULL;
@@ -104,21 +147,18 @@ char *ctb_nft_render(const struct ctb_config *cfg, __u32 extra_mark, bool exists
 
 	if (!f)
 		return NULL;
-	if (!exists)
+	if (!cur)
 		fputs(table_layout, f);
 	snprintf(comment, sizeof(comment), COMMENT_TAG " mark=0x%x proto=%s forced=%d", cfg->mark,
 		 ctb_protocols_name(cfg->protocols), cfg->forced);
+	/* Rules, unlike set elements, are swapped seamlessly within a transaction. */
 	fputs("flush chain " T " prerouting\n", f);
 	render_mark_rule(f, cfg->mark, comment);
 	if (extra_mark && extra_mark != cfg->mark)
 		render_mark_rule(f, extra_mark, COMMENT_TAG " transition");
-	fputs("flush set " T " server_ports\n"
-	      "flush set " T " upstreams_v4\n"
-	      "flush set " T " upstreams_v6\n",
-	      f);
-	render_ports(f, cfg);
-	render_upstreams(f, cfg, AF_INET);
-	render_upstreams(f, cfg, AF_INET6);
+	render_port_changes(f, cfg, cur);
+	render_upstream_changes(f, cfg, cur, AF_INET);
+	render_upstream_changes(f, cfg, cur, AF_INET6);
 	if (fclose(f)) {
 		free(script);
 		return NULL;
@@ -161,10 +201,10 @@ static int run(const char *script, bool json, char **out, char *err, size_t errl
 	return ret;
 }
 
-int ctb_nft_apply(const struct ctb_config *cfg, __u32 extra_mark, bool exists, char *err,
-		  size_t errlen)
+int ctb_nft_apply(const struct ctb_config *cfg, const struct ctb_config *cur, __u32 extra_mark,
+		  char *err, size_t errlen)
 {
-	char *script = ctb_nft_render(cfg, extra_mark, exists);
+	char *script = ctb_nft_render(cfg, cur, extra_mark);
 	int ret;
 
 	if (!script)

@@ -29,15 +29,17 @@ int ctb_nft_read(struct ctb_nft_state *state, char *err, size_t errlen);
 void ctb_nft_state_free(struct ctb_nft_state *state);
 
 /*
- * Makes the table hold CFG in one transaction, creating it if missing. With
+ * Makes the table hold CFG in one transaction. CUR is what it holds now (NULL:
+ * no table yet, create it); set elements in both are left untouched. With
  * EXTRA_MARK non-zero, also NOTRACKs packets carrying that mark (the previous
  * classifier's, while a new one replaces it).
  */
-int ctb_nft_apply(const struct ctb_config *cfg, __u32 extra_mark, bool exists, char *err,
-		  size_t errlen);
+int ctb_nft_apply(const struct ctb_config *cfg, const struct ctb_config *cur, __u32 extra_mark,
+		  char *err, size_t errlen);
 
 /* The script ctb_nft_apply would run, for --dry-run. Caller frees. */
-char *ctb_nft_render(const struct ctb_config *cfg, __u32 extra_mark, bool exists);
+char *ctb_nft_render(const struct ctb_config *cfg, const struct ctb_config *cur,
+		     __u32 extra_mark);
 
 /* Deletes the table; 0 if it was not there. */
 int ctb_nft_delete(char *err, size_t errlen);

@@ -44,8 +44,8 @@ void ctb_report_config(FILE *f, const struct ctb_config *cfg, const struct ctb_i
 void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb_config *cfg,
 		     const struct ctb_iface_list *ifaces)
 {
-	char *script = ctb_nft_render(cfg, att->nft.present ? att->nft.cfg.mark : 0,
-				      att->nft.present);
+	char *script = ctb_nft_render(cfg, att->nft.present ? &att->nft.cfg : NULL,
+				      att->nft.present ? att->nft.cfg.mark : 0);
 
 	fprintf(f, "dry run: would %s: ", ctb_attachment_exists(att) ? "replace the current "
 								      "setup with" : "attach");

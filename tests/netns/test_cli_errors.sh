@@ -19,7 +19,6 @@ snapshot() {
 		tc -n "$SRV_NS" qdisc show dev "$dev"
 		tc -n "$SRV_NS" filter show dev "$dev" ingress
 	done
-	bpftool prog show | grep -c ctb_ingress
 }
 
 # expect RC DESCRIPTION ARGS...: ctbypass exits RC with exactly one stderr line

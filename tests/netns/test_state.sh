@@ -98,7 +98,11 @@ test_replace_under_traffic() {
 	check_eq "every change succeeded" 0 "$failed_changes"
 	check_eq "all connections succeeded during the changes" "0 ok=10000 fail=0" \
 		"$rc $(tail -n 1 "$_CTBT_TMP/replace.out")"
-	check_eq "port 80 was never tracked in between" 0 "$(port80_entries)"
+	if ! check_eq "port 80 was never tracked in between" 0 "$(port80_entries)"; then
+		echo "    | tracked entries (first 8):"
+		in_ns "$SRV_NS" conntrack -L -p tcp 2>/dev/null | grep -E 'port=80 ' | head -n 8 |
+			sed 's/^/    | /'
+	fi
 	check_eq "one classifier program remains" 1 "$(bpftool prog show | grep -c ctb_ingress)"
 	check "detach" "$CTBYPASS" -n "$SRV_NS" detach
 }
