@@ -21,7 +21,7 @@
 #include "ct_probes.skel.h"
 #include "log.h"
 #include "watch_bpf.h"
-#include "watch_ctstats.h"
+#include "ct_stats.h"
 
 #define EVENT_RCVBUF (8 << 20)
 

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "watch.h"
-#include "watch_ctstats.h"
+#include "ct_stats.h"
 
 /* Sends one ctnetlink request and runs CB on each answer until it is done. */
 static int ct_request(uint16_t type, bool dump, mnl_cb_t cb, void *data)
@@ -100,6 +100,7 @@ struct percpu {
 	uint64_t *values;
 	uint8_t *present;
 	size_t cpus; /* capacity */
+	bool chain_toolong_seen;
 	int err;
 };
 
@@ -140,6 +141,10 @@ static int percpu_cb(const struct nlmsghdr *nlh, void *data)
 		case CTA_STATS_INSERT_FAILED:
 			v[CTB_CTSTAT_INSERT_FAILED] = attr_be32(a);
 			break;
+		case CTA_STATS_CHAIN_TOOLONG:
+			v[CTB_CTSTAT_CHAIN_TOOLONG] = attr_be32(a);
+			pc->chain_toolong_seen = true;
+			break;
 		}
 	}
 	return MNL_CB_OK;
@@ -148,7 +153,7 @@ nomem:
 	return MNL_CB_ERROR;
 }
 
-int ctb_ctstats_percpu(uint64_t **values, uint8_t **present, size_t *cpus)
+static int read_percpu(struct percpu *out)
 {
 	struct percpu pc = { 0 };
 	int ret = ct_request(IPCTNL_MSG_CT_GET_STATS_CPU, true, percpu_cb, &pc);
@@ -160,6 +165,39 @@ int ctb_ctstats_percpu(uint64_t **values, uint8_t **present, size_t *cpus)
 		free(pc.present);
 		return ret;
 	}
+	*out = pc;
+	return 0;
+}
+
+int ctb_ctstats_sum(uint64_t sums[CTB_CTSTATS], unsigned int *cpus, bool *have_chain_toolong)
+{
+	struct percpu pc;
+	int ret = read_percpu(&pc);
+
+	memset(sums, 0, CTB_CTSTATS * sizeof(*sums));
+	*cpus = 0;
+	if (ret)
+		return ret;
+	for (size_t cpu = 0; cpu < pc.cpus; cpu++) {
+		if (!pc.present[cpu])
+			continue;
+		(*cpus)++;
+		for (int s = 0; s < CTB_CTSTATS; s++)
+			sums[s] += pc.values[cpu * CTB_CTSTATS + s];
+	}
+	*have_chain_toolong = pc.chain_toolong_seen;
+	free(pc.values);
+	free(pc.present);
+	return 0;
+}
+
+int ctb_ctstats_percpu(uint64_t **values, uint8_t **present, size_t *cpus)
+{
+	struct percpu pc;
+	int ret = read_percpu(&pc);
+
+	if (ret)
+		return ret;
 	*values = pc.values;
 	*present = pc.present;
 	*cpus = pc.cpus;
