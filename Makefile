@@ -114,6 +114,13 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all $(TOOLS)
 	$(Q)scripts/demo.sh
 
+# Not part of `make test`: about ten minutes of load, results in bench/results/.
+BENCH_TOOLS := $(OUTPUT)/bench/classifier_cost $(OUTPUT)/bench/httpload
+bench:
+	$(Q)scripts/install-deps.sh build demo bench
+	$(Q)$(MAKE) --no-print-directory all $(TOOLS) $(BENCH_TOOLS)
+	$(Q)bench/run.sh
+
 clean:
 	$(Q)rm -rf $(OUTPUT)
 

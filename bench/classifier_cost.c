@@ -3,7 +3,10 @@
  * What the classifier costs per packet, next to an empty TC program measured
  * the same way: BPF_PROG_TEST_RUN with `repeat`, the two programs interleaved
  * round by round (order alternating) so drift in clock speed or load hits both
- * alike, and the median round kept. CSV on stdout, a table on stderr.
+ * alike, and the median round kept. The ratio is the median of the rounds' own
+ * ratios: on a shared machine a burst of load hits one round of both programs,
+ * which the ratio of two separate medians would not cancel. CSV on stdout, a
+ * table on stderr.
  * Usage: classifier_cost [REPEAT [ROUNDS]]   (needs root)
  */
 #include <arpa/inet.h>
@@ -185,12 +188,13 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Median ns per packet of both programs over interleaved rounds. */
-static int measure(struct bench *b, const struct frame *f, double *cls_ns, double *empty_ns)
+/* Median ns per packet of both programs over interleaved rounds, and the median ratio. */
+static int measure(struct bench *b, const struct frame *f, double *cls_ns, double *empty_ns,
+		   double *ratio)
 {
 	int fds[2] = { bpf_program__fd(b->cls->progs.ctb_ingress),
 		       bpf_program__fd(b->empty->progs.ctb_empty) };
-	double times[2][MAX_ROUNDS], warm;
+	double times[2][MAX_ROUNDS], ratios[MAX_ROUNDS], warm;
 	int err = 0;
 
 	for (int i = 0; !err && i < 2; i++)
@@ -204,6 +208,9 @@ static int measure(struct bench *b, const struct frame *f, double *cls_ns, doubl
 	}
 	if (err)
 		return err;
+	for (int r = 0; r < b->rounds; r++)
+		ratios[r] = times[0][r] / times[1][r];
+	*ratio = median(ratios, b->rounds);
 	*cls_ns = median(times[0], b->rounds);
 	*empty_ns = median(times[1], b->rounds);
 	return 0;
@@ -212,7 +219,7 @@ static int measure(struct bench *b, const struct frame *f, double *cls_ns, doubl
 static int bench_case(struct bench *b, const struct bench_case *c, int family, bool hit)
 {
 	struct frame f;
-	double cls_ns, empty_ns, ns;
+	double cls_ns, empty_ns, ratio, ns;
 	__u32 mark = 0;
 	int err;
 
@@ -225,14 +232,13 @@ static int bench_case(struct bench *b, const struct bench_case *c, int family, b
 		return -EPROTO;
 	}
 	if (!err)
-		err = measure(b, &f, &cls_ns, &empty_ns);
+		err = measure(b, &f, &cls_ns, &empty_ns, &ratio);
 	if (err)
 		return err;
 	printf("%s,ipv%d,%s,%d,%.2f,%.2f,%.2f\n", c->config, family, hit ? "hit" : "miss",
-	       c->ports, cls_ns, empty_ns, cls_ns / empty_ns);
+	       c->ports, cls_ns, empty_ns, ratio);
 	fprintf(stderr, "%-9s ipv%d  %-4s %6d %10.2f %8.2f %6.2f %+9.2f\n", c->config, family,
-		hit ? "hit" : "miss", c->ports, cls_ns, empty_ns, cls_ns / empty_ns,
-		cls_ns - empty_ns);
+		hit ? "hit" : "miss", c->ports, cls_ns, empty_ns, ratio, cls_ns - empty_ns);
 	return 0;
 }
 

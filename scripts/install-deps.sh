@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Installs the Debian 12 packages ctbypass needs to build, test and demo.
 # Idempotent: installs only what is missing, and runs apt-get update only then.
-# Usage: scripts/install-deps.sh [build|test|demo|vm]...   (default: build)
+# Usage: scripts/install-deps.sh [build|test|demo|vm|bench]...   (default: build)
 set -euo pipefail
 
 build=(clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
@@ -12,6 +12,8 @@ runtime=(iproute2 nftables conntrack)
 test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping)
 demo=(nginx-light curl wrk)
 vm=(qemu-system-x86 busybox-static cpio kmod)
+# make bench: load generators, plots, and the seeds' iptables rules to compare with.
+bench=(nginx-light curl wrk apache2-utils gnuplot-nox iptables procps util-linux)
 
 want=("${build[@]}" "${runtime[@]}")
 for group in "${@:-build}"; do
@@ -20,7 +22,8 @@ for group in "${@:-build}"; do
 	test) want+=("${test[@]}") ;;
 	demo) want+=("${demo[@]}") ;;
 	vm) want+=("${vm[@]}") ;;
-	*) echo "install-deps: unknown group '$group' (build, test, demo, vm)" >&2; exit 2 ;;
+	bench) want+=("${bench[@]}") ;;
+	*) echo "install-deps: unknown group '$group' (build, test, demo, vm, bench)" >&2; exit 2 ;;
 	esac
 done
 
