@@ -11,56 +11,22 @@
 #include <unistd.h>
 #include "watch.h"
 #include "ct_stats.h"
+#include "netlink_request.h"
 
 /* Sends one ctnetlink request and runs CB on each answer until it is done. */
 static int ct_request(uint16_t type, bool dump, mnl_cb_t cb, void *data)
 {
-	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	struct nlmsghdr *nlh;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfh;
-	uint32_t seq = (uint32_t)time(NULL), portid;
-	int ret = 0;
 
-	if (!buf || !nl) {
-		ret = errno ? -errno : -ENOMEM;
-		goto out;
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK);
-	nlh->nlmsg_seq = seq;
 	nfh = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfh));
 	nfh->nfgen_family = AF_UNSPEC;
 	nfh->version = NFNETLINK_V0;
 	nfh->res_id = 0;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
-
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		ret = mnl_cb_run(buf, n, seq, portid, cb, data);
-		if (ret <= MNL_CB_STOP) {
-			ret = ret < 0 ? -errno : 0;
-			break;
-		}
-	}
-out:
-	if (nl)
-		mnl_socket_close(nl);
-	free(buf);
-	return ret;
+	return ctb_nl_request(NETLINK_NETFILTER, nlh, cb, data);
 }
 
 static uint32_t attr_be32(const struct nlattr *a)

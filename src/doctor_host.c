@@ -14,6 +14,7 @@
 #include <sys/sysinfo.h>
 #include <time.h>
 #include "doctor_host.h"
+#include "netlink_request.h"
 
 static int64_t read_sysctl(const char *name)
 {
@@ -139,53 +140,18 @@ static int diag_cb(const struct nlmsghdr *nlh, void *data)
 /* One inet_diag dump of FAMILY/PROTO sockets in STATES into PORTS. */
 static int diag_dump(int family, uint8_t proto, uint32_t states, struct ctb_portset *ports)
 {
-	struct diag_ctx ctx = {.ports = ports, .unconnected_only = proto == IPPROTO_UDP};
-	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_SOCK_DIAG);
+	struct diag_ctx ctx = { .ports = ports, .unconnected_only = proto == IPPROTO_UDP };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct inet_diag_req_v2 *req;
-	struct nlmsghdr *nlh;
-	uint32_t seq = (uint32_t)time(NULL), portid;
-	int ret = 0;
 
-	if (!buf || !nl) {
-		ret = buf ? -errno : -ENOMEM;
-		goto out;
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
 	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
 	req->sdiag_family = (uint8_t)family;
 	req->sdiag_protocol = proto;
 	req->idiag_states = states;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
-
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		ret = mnl_cb_run(buf, n, seq, portid, diag_cb, &ctx);
-		if (ret <= MNL_CB_STOP) {
-			ret = ret < 0 ? -errno : 0;
-			break;
-		}
-	}
-out:
-	if (nl)
-		mnl_socket_close(nl);
-	free(buf);
-	return ret;
+	return ctb_nl_request(NETLINK_SOCK_DIAG, nlh, diag_cb, &ctx);
 }
 
 int ctb_doctor_host_read(struct ctb_doctor_host *host)

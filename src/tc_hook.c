@@ -4,11 +4,11 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
-#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ctbypass.h"
 #include "log.h"
+#include "netlink_request.h"
 #include "tc_hook.h"
 
 #ifndef TC_H_CLSACT
@@ -120,48 +120,17 @@ static int count_filter_cb(const struct nlmsghdr *nlh, void *data)
 static int count_filters(int ifindex, __u32 parent, unsigned int *count)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
-	unsigned int seq = (unsigned int)time(NULL), portid;
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct tcmsg *tcm;
-	int ret;
 
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID)) {
-		ret = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETTFILTER;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
 	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
 	tcm->tcm_family = AF_UNSPEC;
 	tcm->tcm_ifindex = ifindex;
 	tcm->tcm_parent = parent;
 	*count = 0;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, count_filter_cb, count);
-		if (ret <= MNL_CB_STOP) {
-			ret = ret < 0 ? -errno : 0;
-			break;
-		}
-	}
-out:
-	mnl_socket_close(nl);
-	return ret;
+	return ctb_nl_request(NETLINK_ROUTE, nlh, count_filter_cb, count);
 }
 
 int ctb_tc_detach(const struct ctb_tc_filter *filter)

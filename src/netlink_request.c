@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include "netlink_request.h"
+
+int ctb_nl_request(int protocol, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	struct mnl_socket *nl = mnl_socket_open(protocol);
+	unsigned int portid;
+	int ret = 0;
+
+	if (!buf || !nl) {
+		ret = buf ? -errno : -ENOMEM;
+		goto out;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_seq = (unsigned int)time(NULL);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
+
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, cb, data);
+		if (ret <= MNL_CB_STOP) {
+			ret = ret < 0 ? -errno : 0;
+			break;
+		}
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	free(buf);
+	return ret;
+}
