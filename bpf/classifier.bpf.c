@@ -38,8 +38,13 @@
 #define MAX_VLAN_TAGS 2
 /* IPv6 extension headers walked before giving up (not bypassed). */
 #define MAX_IPV6_EXT_HEADERS 6
-/* Linear bytes we want to parse; pulled in only when a driver left less. */
+/* Linear bytes pulled in when the headers we parse are not all linear. */
 #define PARSE_BYTES 256
+/*
+ * "The headers run past the linear data": parse again after a pull. Not a
+ * counter slot (those are below CTB_STAT_SLOTS), and not 0 ("not bypassed").
+ */
+#define NEED_PULL 0xffffffffu
 
 const volatile __u32 ctb_mark = CTB_DEFAULT_MARK;
 
@@ -109,7 +114,9 @@ static __always_inline __u32 classify_ipv4(void *data, void *end, __u32 off)
 {
 	struct iphdr *ip = data + off;
 
-	if ((void *)(ip + 1) > end || ip->ihl < 5)
+	if ((void *)(ip + 1) > end)
+		return NEED_PULL;
+	if (ip->ihl < 5)
 		return 0;
 	/* Non-first fragments carry no ports; reassembly keeps the first one's mark. */
 	if (ip->frag_off & bpf_htons(IP_OFFSET))
@@ -120,7 +127,7 @@ static __always_inline __u32 classify_ipv4(void *data, void *end, __u32 off)
 	void *l4 = data + ((off + ip->ihl * 4) & 0x3ff);
 
 	if (!l4_header_fits(ip->protocol, l4, end))
-		return 0;
+		return NEED_PULL;
 
 	__u8 mapped[16] = { [10] = 0xff, [11] = 0xff };
 
@@ -133,7 +140,7 @@ static __always_inline __u32 classify_ipv6(void *data, void *end, __u32 off)
 	struct ipv6hdr *ip6 = data + off;
 
 	if ((void *)(ip6 + 1) > end)
-		return 0;
+		return NEED_PULL;
 
 	__u8 nexthdr = ip6->nexthdr;
 	__u32 l4off = off + sizeof(*ip6);
@@ -145,7 +152,7 @@ static __always_inline __u32 classify_ipv6(void *data, void *end, __u32 off)
 		struct ipv6_opt_hdr *ext = data + (l4off & 0x3fff);
 
 		if ((void *)(ext + 1) > end)
-			return 0;
+			return NEED_PULL;
 		switch (nexthdr) {
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
@@ -159,7 +166,7 @@ static __always_inline __u32 classify_ipv6(void *data, void *end, __u32 off)
 			struct frag_hdr *frag = (void *)ext;
 
 			if ((void *)(frag + 1) > end)
-				return 0;
+				return NEED_PULL;
 			if (frag->frag_off & bpf_htons(IP6_OFFSET_MASK))
 				return 0; /* non-first fragment: no ports */
 			l4off += sizeof(*frag);
@@ -176,29 +183,17 @@ static __always_inline __u32 classify_ipv6(void *data, void *end, __u32 off)
 	void *l4 = data + (l4off & 0x3fff);
 
 	if (!l4_header_fits(nexthdr, l4, end))
-		return 0;
+		return NEED_PULL;
 	return match_ports(nexthdr, l4, ip6->saddr.in6_u.u6_addr8);
 }
 
-static __always_inline __u32 classify(struct __sk_buff *skb)
+/* Returns a counter slot, 0 (not bypassed) or NEED_PULL. */
+static __always_inline __u32 classify_frame(void *data, void *end)
 {
-	__u32 linear = skb->data_end - skb->data;
-
-	if (linear < PARSE_BYTES && skb->len > linear)
-		bpf_skb_pull_data(skb, skb->len < PARSE_BYTES ? skb->len : PARSE_BYTES);
-	/*
-	 * Without this, clang keeps &skb->data_end from before the pull in a
-	 * register and loads through it after, which the verifier rejects
-	 * ("dereference of modified ctx ptr").
-	 */
-	asm volatile("" : "+r"(skb));
-
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > end)
-		return 0;
+		return NEED_PULL;
 
 	__be16 proto = eth->h_proto;
 	__u32 off = sizeof(*eth);
@@ -210,7 +205,7 @@ static __always_inline __u32 classify(struct __sk_buff *skb)
 		struct vlan_hdr *vlan = data + off;
 
 		if ((void *)(vlan + 1) > end)
-			return 0;
+			return NEED_PULL;
 		proto = vlan->h_vlan_encapsulated_proto;
 		off += sizeof(*vlan);
 	}
@@ -219,6 +214,33 @@ static __always_inline __u32 classify(struct __sk_buff *skb)
 	if (proto == bpf_htons(ETH_P_IPV6))
 		return classify_ipv6(data, end, off);
 	return 0;
+}
+
+/*
+ * Parses the linear data as it is and pulls only when the headers run past
+ * it. Pulling up front would cost every TCP segment with a payload: its data
+ * sits in page fragments, and the skb is a clone of the one TCP keeps for
+ * retransmission, so a pull reallocates and copies the head.
+ */
+static __always_inline __u32 classify(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 slot = classify_frame(data, end);
+
+	if (slot != NEED_PULL)
+		return slot;
+	if (skb->len <= (__u32)(end - data))
+		return 0; /* truncated for real: nothing to match */
+	bpf_skb_pull_data(skb, skb->len < PARSE_BYTES ? skb->len : PARSE_BYTES);
+	/*
+	 * Without this, clang keeps &skb->data_end from before the pull in a
+	 * register and loads through it after, which the verifier rejects
+	 * ("dereference of modified ctx ptr").
+	 */
+	asm volatile("" : "+r"(skb));
+	slot = classify_frame((void *)(long)skb->data, (void *)(long)skb->data_end);
+	return slot == NEED_PULL ? 0 : slot;
 }
 
 SEC("tc")
