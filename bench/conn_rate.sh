@@ -11,6 +11,8 @@
 #   tracked   the lab's filter rule (ct state invalid counter): everything tracked
 #   iptables  tracked + the seeds' raw-table NOTRACK rules (iptables-nft)
 #   nftset    tracked + one nftables set: raw prerouting dport / output sport notrack
+#   nftset_tc nftset + an empty TC ingress program attached as ctbypass attaches
+#             its classifier: what the TC hook itself costs (1 port only)
 #   ctbypass  tracked + ctbypass attach --ports
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -98,6 +100,16 @@ table inet bench_notrack {
 EOF
 }
 
+# The TC hook ctbypass's design needs, with nothing to do: clsact, and an empty
+# program in direct-action mode at priority 1 (bpf/empty.bpf.c).
+# shellcheck disable=SC2317
+cfg_nftset_tc() {
+	cfg_nftset "$1" &&
+		in_ns "$SRV_NS" tc qdisc add dev "$SRV_DEV" clsact &&
+		in_ns "$SRV_NS" tc filter add dev "$SRV_DEV" ingress prio 1 bpf da \
+			obj "$ROOT/build/bpf/empty.bpf.o" sec tc
+}
+
 # shellcheck disable=SC2317
 cfg_ctbypass() {
 	ct_on && "$CTBYPASS" -n "$SRV_NS" attach --ports "$1" >/dev/null
@@ -133,6 +145,7 @@ run_one() {
 		d0=$(ct_stat "$SRV_NS" drop)
 		max=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
 		read -r rps req err < <(wrk_run "$TMP/wrk.out")
+		[ "${req:-0}" -gt 0 ] || exit 4
 		entries=$(ct_count "$SRV_NS")
 		echo "$rep,${name%:*},$n,$rps,$req,$err,$entries,$(($(ct_stat "$SRV_NS" drop) - d0)),$max" >>"$RAW"
 		in_ns "$SRV_NS" conntrack -F >/dev/null 2>&1
@@ -141,13 +154,14 @@ run_one() {
 	case $? in
 	0) ;;
 	3) bench_die "nf_conntrack_max stayed lowered by a test for 300 s" ;;
+	4) bench_die "$2: wrk made no requests: $(head -c 300 "$TMP/wrk.out" | tr '\n' ' ')" ;;
 	*) bench_die "$2 failed" ;;
 	esac
 }
 
 # BENCH_CONFIGS="ceiling:1 ctbypass:1" narrows a run while investigating.
 # shellcheck disable=SC2206 # split on blanks, on purpose
-CONFIGS=(${BENCH_CONFIGS:-ceiling:1 tracked:1 iptables:1 nftset:1 ctbypass:1 ceiling_again:1
+CONFIGS=(${BENCH_CONFIGS:-ceiling:1 tracked:1 iptables:1 nftset:1 nftset_tc:1 ctbypass:1 ceiling_again:1
 	iptables:1000 nftset:1000 ctbypass:1000})
 
 measure() {
@@ -249,6 +263,8 @@ report() {
 		"  port 80 passes 133. No UNTRACKED accept rule: the lab's filter accepts everything." \
 		"- **nftset**: one table, \`tcp dport @ports notrack\` at raw prerouting and" \
 		"  \`tcp sport @ports notrack\` at raw output, ports in one set." \
+		"- **nftset_tc**: nftset plus the TC hook ctbypass needs, doing nothing: a clsact qdisc and" \
+		"  an empty program (\`bpf/empty.bpf.c\`) at ingress priority 1 in direct-action mode." \
 		"- **ctbypass**: \`ctbypass -n NS attach --ports 80\` (or \`--ports 20001-20999,80\`)." ""
 	frag "| configuration | ports | conn/s (median) | min-max | vs ceiling | vs iptables (same ports) |" \
 		"|---|---:|---:|---:|---:|---:|"
@@ -264,11 +280,19 @@ report() {
 		"and conntrack drops during it, for each run); summary: \`conn_rate.csv\`."
 	r=$(awk -F, 'NR > 1 && $6 > 0 { e += $6 } END { print e + 0 }' "$RAW")
 	[ "$r" -gt 0 ] && frag "" "wrk reported $r socket errors or non-2xx answers in total (see the raw CSV)."
-	r=$(awk -F, 'NR > 1 && ($2 == "ctbypass" || $2 == "iptables" || $2 == "nftset") { e += $7 }
+	r=$(awk -F, 'NR > 1 && ($2 == "ctbypass" || $2 == "iptables" || $2 ~ /^nftset/) { e += $7 }
 		END { print e + 0 }' "$RAW")
 	frag "" "Conntrack entries left after the bypass configurations' runs, all runs together: $r" \
 		"(0 means no connection of the load was tracked)."
 
+	r=$(field nftset_tc 1 ratio_to_ceiling)
+	if [ -n "$r" ]; then
+		frag "" "**Where ctbypass's cost goes** (1 port, ratios to the ceiling): one nftables set" \
+			"reaches $(field nftset 1 ratio_to_ceiling); the same with an empty program on the TC" \
+			"ingress hook, $r; ctbypass, $(field ctbypass 1 ratio_to_ceiling). The first step is the price" \
+			"of the hook alone, which this design needs to mark arrivals; the second is ctbypass's own" \
+			"work beyond it (the classifier's lookup and mark, the \`fib\` locality check, counters)."
+	fi
 	for n in 1 1000; do
 		c1=$(field ctbypass "$n" ratio_to_ceiling)
 		i1=$(field ctbypass "$n" ratio_to_iptables)

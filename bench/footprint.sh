@@ -138,16 +138,23 @@ report() {
 				END { for (p = 1; p <= 2; p++) { ph = p == 1 ? "idle" : "flood"
 					printf "| %s | %s | %.1f | %.1f | %.1f | %s |\n", b, ph, s[ph] / n[ph], m[ph], r[ph] / 1024,
 						ph == "flood" ? rate : "0" } }' "$WATCH" >>"$BENCH_FRAG/$BENCH_PART.md"
-			goal "watch footprint, $b backend (no numeric goal)" "$(awk -F, -v b="$b" '
+			# The issue's goal: RSS < 10 MB (10^7 bytes) and idle CPU < 1 %, both.
+			awk -F, -v b="$b" '
 				NR > 1 && $1 == b { n[$2]++; s[$2] += $4; if ($5 > r) r = $5 }
-				END { printf "CPU %.1f %% idle, %.1f %% under the flood; RSS max %.1f MiB", s["idle"] / n["idle"], s["flood"] / n["flood"], r / 1024 }' "$WATCH")" "-"
+				END { idle = s["idle"] / n["idle"]
+					printf "CPU %.1f %% idle, %.1f %% under the flood; RSS max %.1f MiB (%.1f MB)|%s\n",
+						idle, s["flood"] / n["flood"], r / 1024, r * 1024 / 1e6,
+						(r * 1024 < 1e7 && idle < 1) ? "met" : "**not met**" }' "$WATCH" >"$TMP/fp_goal"
+			goal "watch footprint, $b backend (goal: RSS < 10 MB and idle CPU < 1 %)" \
+				"$(cut -d'|' -f1 "$TMP/fp_goal")" "$(cut -d'|' -f2 "$TMP/fp_goal")"
 		done
 		frag "" "![watch footprint](footprint_watch.png)" "" "Data: \`footprint_watch.csv\`, \`footprint_maps.csv\`."
 	fi
 	for b in "${WATCH_BACKENDS[@]}"; do
 		[ -n "${WATCH_WHY[$b]:-}" ] || continue
-		frag "- **$b**: not measured: ${WATCH_WHY[$b]}"
-		goal "watch footprint, $b backend (no numeric goal)" "not measured: ${WATCH_WHY[$b]}" "-"
+		frag "- **$b**: not measured here: ${WATCH_WHY[$b]} (part 4 gives its peak RSS in the VM lab)"
+		goal "watch footprint, $b backend (goal: RSS < 10 MB and idle CPU < 1 %)" \
+			"not measured on this kernel: ${WATCH_WHY[$b]}; peak RSS in the VM lab: see part 4" "-"
 	done
 	return 0
 }

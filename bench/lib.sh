@@ -33,7 +33,8 @@ source "$ROOT/tests/lib/netns.sh"
 : "${BENCH_PIN:=0}"
 # shellcheck disable=SC2034 # for the parts
 HTTPLOAD=$ROOT/build/bench/httpload
-URL=http://$SRV_IP4/
+# With the port: wrk would look "http" up in /etc/services, which the VM lab has not.
+URL=http://$SRV_IP4:80/
 BENCH_PART=
 
 bench_init() {
@@ -180,11 +181,17 @@ use_pair() {
 	CLI_NS=${PAIR_CLI[$1]}
 }
 
-# wrk_run OUT: prints "conn_per_s requests errors"; every request is a new connection.
+# wrk_run OUT: prints "conn_per_s requests errors"; every request is a new
+# connection. A run that made no request at all (wrk missing a library, say)
+# prints nothing: a zero would read as a measurement.
 wrk_run() {
 	local out=$1
 	wrk_cmd
 	bg_wait "$out" in_ns "$CLI_NS" timeout $((BENCH_SECS + 20)) "${WRK[@]}" "$URL"
+	if ! grep -q '^Requests/sec:' "$out"; then
+		echo "bench/$BENCH_PART: wrk made no requests: $(head -c 300 "$out" | tr '\n' ' ')" >&2
+		return 1
+	fi
 	awk '
 		/ requests in / { req = $1 }
 		/^Requests\/sec:/ { rps = $2 }

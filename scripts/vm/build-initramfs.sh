@@ -173,13 +173,21 @@ for f in "$repo"/build/tools/*; do
 		cp "$f" "$dest/build/tools/"
 	fi
 done
-copy_libs
 # BPF objects the tests load with tc or bpftool (build/bpf/, build/tests/, ...).
 (cd "$repo" && find build -name '*.bpf.o' -print0) | while IFS= read -r -d '' o; do
 	copy_file "$repo/$o" "/ctbypass/$o"
 done
+# The benchmark scripts too (vmtest.sh VMTEST_BENCH runs one instead of the suite).
+mkdir -p "$dest/build/bench" "$dest/bench"
+for f in "$repo"/build/bench/*; do
+	if [ -f "$f" ] && [ -x "$f" ] && is_elf "$f"; then
+		copy_elf "$f" "/ctbypass/build/bench/$(basename "$f")"
+	fi
+done
+cp "$repo"/bench/*.sh "$dest/bench/"
 cp -r "$repo/tests" "$dest/tests"
 find "$dest/tests" -name '*.o' -delete
+copy_libs
 for t in "${extra_tests[@]}"; do
 	cp "$t" "$dest/tests/netns/"
 done

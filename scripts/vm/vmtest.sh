@@ -10,6 +10,9 @@
 #                           run on that kernel instead of Debian's current 6.1
 #      VMTEST_ACCEL=kvm|tcg skip the KVM probe
 #      VMTEST_ONLY="lab_smoke test_state"   run only these parts of the guest suite
+#      VMTEST_BENCH=PART VMTEST_BENCH_OUT=DIR   run bench/PART.sh in the guest
+#                           instead of the suite (with the BENCH_* knobs set
+#                           here) and write what it produced into DIR
 # The console is kept in build/vm/console.log.
 set -euo pipefail
 shopt -s extglob
@@ -48,6 +51,21 @@ kver=$(basename "$modules")
 
 mkdir -p "$vmdir"
 initrd=$vmdir/initramfs.cpio.gz
+bench_args=
+if [ -n "${VMTEST_BENCH:-}" ]; then
+	[ -n "${VMTEST_BENCH_OUT:-}" ] && [ -f "$repo/bench/$VMTEST_BENCH.sh" ] ||
+		{ log "VMTEST_BENCH needs a bench/ part and VMTEST_BENCH_OUT a directory" >&2; exit 2; }
+	mkdir -p "$VMTEST_BENCH_OUT"
+	# The load generator comes from this host, like nginx; the knobs ride on the
+	# kernel command line (numbers only, so nothing to quote).
+	export VMTEST_EXTRA_BINS="${VMTEST_EXTRA_BINS:-} wrk"
+	bench_args=" vmtest.bench=$VMTEST_BENCH"
+	for k in BENCH_REPS BENCH_SECS BENCH_CONNS BENCH_THREADS; do
+		v=${!k:-}
+		[ -z "$v" ] || [[ $v =~ ^[0-9]+$ ]] || { log "$k must be a number" >&2; exit 2; }
+		[ -z "$v" ] || bench_args+=" vmtest.$k=$v"
+	done
+fi
 "$repo/scripts/vm/build-initramfs.sh" "$modules" "$initrd"
 
 # Polls instead of waiting: a QEMU stuck in a KVM ioctl may not die even on
@@ -103,7 +121,7 @@ cpu=max
 [ "$accel" = kvm ] && cpu=host
 qemu=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 -nographic -no-reboot
       -nic none -kernel "$kernel" -initrd "$initrd"
-      -append "console=ttyS0 quiet panic=-1${VMTEST_ONLY:+ vmtest.only=${VMTEST_ONLY// /,}}")
+      -append "console=ttyS0 quiet panic=-1${VMTEST_ONLY:+ vmtest.only=${VMTEST_ONLY// /,}}$bench_args")
 console=$vmdir/console.log
 : >"$console"
 log "booting $kver ($accel): ${qemu[*]}"
@@ -138,6 +156,17 @@ qpid=
 t_end=$EPOCHREALTIME
 
 rc=$(grep -Eo 'VMTEST-RESULT: rc=[0-9]+' "$console" | tail -n 1 | sed 's/.*rc=//' || true)
+
+# A bench run's files come back on the console, a line each behind
+# "BENCH-FILE name: " (guest-init.sh), so kernel messages cannot mix in.
+if [ -n "${VMTEST_BENCH:-}" ]; then
+	awk -v dir="$VMTEST_BENCH_OUT" '
+		/^BENCH-FILE [A-Za-z0-9_.-]+: / {
+			name = $2; sub(/:$/, "", name)
+			line = $0; sub(/^BENCH-FILE [^:]+: /, "", line)
+			print line > (dir "/" name)
+		}' "$console"
+fi
 count=$(grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' "$console" | tail -n 1 || true)
 
 if [ -z "$rc" ]; then
@@ -165,5 +194,5 @@ else
 	log FAIL
 fi
 # The closing line is the guest suite's count, so runners that read it see it.
-echo "${count:-0 passed, 1 failed}"
+[ -n "${VMTEST_BENCH:-}" ] || echo "${count:-0 passed, 1 failed}"
 [ "$rc" = 0 ] || exit 1
