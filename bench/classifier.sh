@@ -59,7 +59,9 @@ report() {
 	frag "\`build/bench/classifier_cost $CC_REPEAT $CC_ROUNDS\`: the ctbypass classifier and an empty TC" \
 		"program (\`bpf/empty.bpf.c\`) run on the same crafted TCP SYN with \`BPF_PROG_TEST_RUN\`," \
 		"$CC_REPEAT packets a round, $CC_ROUNDS rounds alternating which program goes first, on one" \
-		"pinned CPU. ns = the median round's wall time per packet (it includes the test harness's" \
+		"pinned CPU. Each port count has a classifier instance of its own, configured once, and" \
+		"every round goes through all of them, so a change in the machine's speed during the run" \
+		"spreads over all rows alike. ns = the median round's wall time per packet (it includes the test harness's" \
 		"own cost, the same for both); ratio = the median of the rounds' classifier/empty ratios." \
 		"A hit is a packet to a configured port (443), a miss one from it to a client port (both" \
 		"port lookups, no match). \`upstream\` rows add one upstream (198.18.4.0/24:3128," \

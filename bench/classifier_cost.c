@@ -5,8 +5,10 @@
  * round by round (order alternating) so drift in clock speed or load hits both
  * alike, and the median round kept. The ratio is the median of the rounds' own
  * ratios: on a shared machine a burst of load hits one round of both programs,
- * which the ratio of two separate medians would not cancel. CSV on stdout, a
- * table on stderr.
+ * which the ratio of two separate medians would not cancel. Every port count
+ * has a classifier of its own, configured once, and each round goes through all
+ * of them, so drift over the run cannot pass for a cost of the port count.
+ * CSV on stdout, a table on stderr.
  * Usage: classifier_cost [REPEAT [ROUNDS]]   (needs root)
  */
 #include <arpa/inet.h>
@@ -41,13 +43,6 @@ struct frame {
 	size_t len;
 };
 
-struct bench {
-	struct classifier *cls;
-	struct empty *empty;
-	struct ctb_port_entry *ports; /* the mmapped `ports` array */
-	int repeat, rounds;
-};
-
 struct bench_case {
 	const char *config; /* "server": --ports only; "upstream": plus --upstream */
 	int ports; /* TCP server ports configured */
@@ -56,6 +51,25 @@ struct bench_case {
 static const struct bench_case cases[] = {
 	{ "server", 1 },     { "server", 3 },	  { "server", 100 }, { "server", 1000 },
 	{ "server", 65535 }, { "upstream", 1 },
+};
+#define N_CASES (sizeof(cases) / sizeof(cases[0]))
+#define N_POINTS (N_CASES * 4) /* each case: IPv4/IPv6 x hit/miss */
+
+/* One measured (case, family, hit/miss), with its rounds' times (0: classifier, 1: empty). */
+struct point {
+	const struct bench_case *c;
+	struct classifier *cls;
+	int family;
+	bool hit;
+	struct frame f;
+	double times[2][MAX_ROUNDS];
+};
+
+struct bench {
+	struct classifier *cls[N_CASES]; /* one per case, configured for it */
+	struct empty *empty;
+	struct point points[N_POINTS];
+	int repeat, rounds;
 };
 
 static void put16(uint8_t *at, uint16_t v)
@@ -117,7 +131,7 @@ static void case_frame(struct frame *f, const struct bench_case *c, int family, 
 	}
 }
 
-static int add_upstream(struct bench *b, const char *addr, int len)
+static int add_upstream(struct classifier *cls, const char *addr, int len)
 {
 	struct ctb_upstream_key key = { .proto = IPPROTO_TCP, .port = htons(UPSTREAM_PORT) };
 	__u32 slot = 2;
@@ -130,16 +144,21 @@ static int add_upstream(struct bench *b, const char *addr, int len)
 		inet_pton(AF_INET, addr, key.addr + 12);
 		key.prefixlen = CTB_UPSTREAM_KEY_FIXED_BITS + 96 + len;
 	}
-	return bpf_map_update_elem(bpf_map__fd(b->cls->maps.upstreams), &key, &slot, BPF_ANY);
+	return bpf_map_update_elem(bpf_map__fd(cls->maps.upstreams), &key, &slot, BPF_ANY);
 }
 
-/* HIT_PORT plus the lowest other ports up to n, never MISS_PORT. */
-static void configure_ports(struct bench *b, int n)
+/* HIT_PORT plus the lowest other ports up to n, never MISS_PORT, and the upstreams. */
+static int configure(struct classifier *cls, int n)
 {
-	struct ctb_port_entry *tcp = b->ports + (CTB_PROTO_INDEX_TCP << 16);
-	int count = 1;
+	size_t size = CTB_PORT_KEYS * sizeof(struct ctb_port_entry);
+	struct ctb_port_entry *ports, *tcp;
+	int count = 1, err;
 
-	memset(b->ports, 0, CTB_PORT_KEYS * sizeof(*b->ports));
+	ports = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     bpf_map__fd(cls->maps.ports), 0);
+	if (ports == MAP_FAILED)
+		return -errno;
+	tcp = ports + (CTB_PROTO_INDEX_TCP << 16);
 	tcp[HIT_PORT].server_slot = 1;
 	for (int port = 0; port < 65536 && count < n; port++) {
 		if (port == HIT_PORT || port == MISS_PORT)
@@ -147,6 +166,9 @@ static void configure_ports(struct bench *b, int n)
 		tcp[port].server_slot = 1 + count++ % (CTB_STAT_SLOTS - 1);
 	}
 	tcp[UPSTREAM_PORT].upstream_refs = 1;
+	munmap(ports, size);
+	err = add_upstream(cls, "198.18.4.0", 24);
+	return err ? err : add_upstream(cls, "fd00:c7::", 64);
 }
 
 static int run_once(int prog_fd, const struct frame *f, int repeat, __u32 *mark, double *ns)
@@ -188,102 +210,110 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Median ns per packet of both programs over interleaved rounds, and the median ratio. */
-static int measure(struct bench *b, const struct frame *f, double *cls_ns, double *empty_ns,
-		   double *ratio)
+/* The frames, each checked once: a hit not bypassed (or the reverse) would time the wrong path. */
+static int prepare_points(struct bench *b)
 {
-	int fds[2] = { bpf_program__fd(b->cls->progs.ctb_ingress),
-		       bpf_program__fd(b->empty->progs.ctb_empty) };
-	double times[2][MAX_ROUNDS], ratios[MAX_ROUNDS], warm;
+	struct point *p = b->points;
+
+	for (size_t i = 0; i < N_CASES; i++)
+		for (int family = 4; family <= 6; family += 2)
+			for (int hit = 1; hit >= 0; hit--, p++) {
+				__u32 mark = 0;
+				double ns;
+				int err;
+
+				*p = (struct point){ .c = &cases[i], .cls = b->cls[i], .family = family,
+						     .hit = hit };
+				case_frame(&p->f, p->c, family, hit);
+				err = run_once(bpf_program__fd(p->cls->progs.ctb_ingress), &p->f, 1,
+					       &mark, &ns);
+				if (err)
+					return err;
+				if (!!(mark & CTB_DEFAULT_MARK) != hit) {
+					fprintf(stderr, "%s/%d/v%d: expected a %s\n", p->c->config,
+						p->c->ports, family, hit ? "hit" : "miss");
+					return -EPROTO;
+				}
+			}
+	return 0;
+}
+
+/* Each round times every point, both programs each (who goes first alternates). */
+static int measure_rounds(struct bench *b)
+{
+	int empty_fd = bpf_program__fd(b->empty->progs.ctb_empty);
+	double warm;
 	int err = 0;
 
-	for (int i = 0; !err && i < 2; i++)
-		err = run_once(fds[i], f, b->repeat / 10 + 1, NULL, &warm);
+	for (size_t i = 0; !err && i < N_POINTS; i++)
+		err = run_once(bpf_program__fd(b->points[i].cls->progs.ctb_ingress), &b->points[i].f,
+			       b->repeat / 10 + 1, NULL, &warm);
 	for (int r = 0; !err && r < b->rounds; r++) {
-		for (int k = 0; !err && k < 2; k++) {
-			int which = (r + k) % 2; /* alternate who goes first */
+		for (size_t i = 0; !err && i < N_POINTS; i++) {
+			struct point *p = &b->points[i];
+			int fds[2] = { bpf_program__fd(p->cls->progs.ctb_ingress), empty_fd };
 
-			err = run_once(fds[which], f, b->repeat, NULL, &times[which][r]);
+			for (int k = 0; !err && k < 2; k++) {
+				int which = (r + i + k) % 2;
+
+				err = run_once(fds[which], &p->f, b->repeat, NULL, &p->times[which][r]);
+			}
 		}
-	}
-	if (err)
-		return err;
-	for (int r = 0; r < b->rounds; r++)
-		ratios[r] = times[0][r] / times[1][r];
-	*ratio = median(ratios, b->rounds);
-	*cls_ns = median(times[0], b->rounds);
-	*empty_ns = median(times[1], b->rounds);
-	return 0;
-}
-
-static int bench_case(struct bench *b, const struct bench_case *c, int family, bool hit)
-{
-	struct frame f;
-	double cls_ns, empty_ns, ratio, ns;
-	__u32 mark = 0;
-	int err;
-
-	case_frame(&f, c, family, hit);
-	/* A hit that is not bypassed (or the reverse) would measure the wrong path. */
-	err = run_once(bpf_program__fd(b->cls->progs.ctb_ingress), &f, 1, &mark, &ns);
-	if (!err && !!(mark & CTB_DEFAULT_MARK) != hit) {
-		fprintf(stderr, "%s/%d/v%d: expected a %s\n", c->config, c->ports, family,
-			hit ? "hit" : "miss");
-		return -EPROTO;
-	}
-	if (!err)
-		err = measure(b, &f, &cls_ns, &empty_ns, &ratio);
-	if (err)
-		return err;
-	printf("%s,ipv%d,%s,%d,%.2f,%.2f,%.2f\n", c->config, family, hit ? "hit" : "miss",
-	       c->ports, cls_ns, empty_ns, ratio);
-	fprintf(stderr, "%-9s ipv%d  %-4s %6d %10.2f %8.2f %6.2f %+9.2f\n", c->config, family,
-		hit ? "hit" : "miss", c->ports, cls_ns, empty_ns, ratio, cls_ns - empty_ns);
-	return 0;
-}
-
-static int run_all(struct bench *b)
-{
-	int err = add_upstream(b, "198.18.4.0", 24);
-
-	if (!err)
-		err = add_upstream(b, "fd00:c7::", 64);
-	printf("config,family,case,ports,classifier_ns,empty_ns,ratio\n");
-	fprintf(stderr, "%-9s %-5s %-4s %6s %10s %8s %6s %9s\n", "config", "fam", "case", "ports",
-		"classif ns", "empty ns", "ratio", "extra ns");
-	for (size_t i = 0; !err && i < sizeof(cases) / sizeof(cases[0]); i++) {
-		configure_ports(b, cases[i].ports);
-		for (int family = 4; !err && family <= 6; family += 2)
-			for (int hit = 1; !err && hit >= 0; hit--)
-				err = bench_case(b, &cases[i], family, hit);
 	}
 	return err;
 }
 
+static void print_point(struct bench *b, struct point *p)
+{
+	double ratios[MAX_ROUNDS], cls_ns, empty_ns, ratio;
+
+	for (int r = 0; r < b->rounds; r++)
+		ratios[r] = p->times[0][r] / p->times[1][r];
+	ratio = median(ratios, b->rounds);
+	cls_ns = median(p->times[0], b->rounds);
+	empty_ns = median(p->times[1], b->rounds);
+	printf("%s,ipv%d,%s,%d,%.2f,%.2f,%.2f\n", p->c->config, p->family, p->hit ? "hit" : "miss",
+	       p->c->ports, cls_ns, empty_ns, ratio);
+	fprintf(stderr, "%-9s ipv%d  %-4s %6d %10.2f %8.2f %6.2f %+9.2f\n", p->c->config, p->family,
+		p->hit ? "hit" : "miss", p->c->ports, cls_ns, empty_ns, ratio, cls_ns - empty_ns);
+}
+
+static int run_all(struct bench *b)
+{
+	int err = prepare_points(b);
+
+	if (!err)
+		err = measure_rounds(b);
+	if (err)
+		return err;
+	printf("config,family,case,ports,classifier_ns,empty_ns,ratio\n");
+	fprintf(stderr, "%-9s %-5s %-4s %6s %10s %8s %6s %9s\n", "config", "fam", "case", "ports",
+		"classif ns", "empty ns", "ratio", "extra ns");
+	for (size_t i = 0; i < N_POINTS; i++)
+		print_point(b, &b->points[i]);
+	return 0;
+}
+
 static int load(struct bench *b)
 {
-	size_t size = CTB_PORT_KEYS * sizeof(*b->ports);
-	void *ports;
+	for (size_t i = 0; i < N_CASES; i++) {
+		int err;
 
-	b->cls = classifier__open_and_load();
-	if (!b->cls)
-		return -errno;
+		b->cls[i] = classifier__open_and_load();
+		if (!b->cls[i])
+			return -errno;
+		err = configure(b->cls[i], cases[i].ports);
+		if (err)
+			return err;
+	}
 	b->empty = empty__open_and_load();
-	if (!b->empty)
-		return -errno;
-	ports = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     bpf_map__fd(b->cls->maps.ports), 0);
-	if (ports == MAP_FAILED)
-		return -errno;
-	b->ports = ports;
-	return 0;
+	return b->empty ? 0 : -errno;
 }
 
 static void unload(struct bench *b)
 {
-	if (b->ports)
-		munmap(b->ports, CTB_PORT_KEYS * sizeof(*b->ports));
-	classifier__destroy(b->cls);
+	for (size_t i = 0; i < N_CASES; i++)
+		classifier__destroy(b->cls[i]);
 	empty__destroy(b->empty);
 }
 
@@ -320,7 +350,7 @@ static int print_warnings(enum libbpf_print_level level, const char *fmt, va_lis
 
 int main(int argc, char **argv)
 {
-	struct bench b = { .repeat = DEFAULT_REPEAT, .rounds = DEFAULT_ROUNDS };
+	static struct bench b = { .repeat = DEFAULT_REPEAT, .rounds = DEFAULT_ROUNDS };
 	int err;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
