@@ -114,7 +114,7 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all $(TOOLS)
 	$(Q)scripts/demo.sh
 
-# Not part of `make test`: about ten minutes of load, results in bench/results/.
+# Not part of `make test`: about thirteen minutes of load, results in bench/results/
 BENCH_TOOLS := $(OUTPUT)/bench/classifier_cost $(OUTPUT)/bench/httpload
 # Part 4 runs in the VM lab, so it needs what `make vmtest` does.
 bench:

@@ -142,7 +142,8 @@ report() {
 	echo "\`sudo make bench\` (root: namespaces, nftables, BPF). One part alone: \`sudo bench/run.sh"
 	echo "conn_rate\`. Knobs (environment): \`BENCH_REPS\` (repetitions, default 8), \`BENCH_SECS\`"
 	echo "(seconds a wrk run, default 3), \`BENCH_CONNS\`, \`BENCH_THREADS\`, \`BENCH_PIN=1\` (wrk on"
-	echo "CPU 0, nginx on CPU 1). Every scenario runs in its own network namespaces and removes them,"
+	echo "CPU 0, nginx on CPU 1), \`BENCH_VM_REPS\` (part 4's repetitions in the VM lab, default twice"
+	echo "\`BENCH_REPS\`). Every scenario runs in its own network namespaces and removes them,"
 	echo "and their rules, at the end or on Ctrl-C; \`nf_conntrack_max\` is never changed."
 }
 
