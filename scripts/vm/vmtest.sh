@@ -53,7 +53,8 @@ mkdir -p "$vmdir"
 initrd=$vmdir/initramfs.cpio.gz
 bench_args=
 if [ -n "${VMTEST_BENCH:-}" ]; then
-	[ -n "${VMTEST_BENCH_OUT:-}" ] && [ -f "$repo/bench/$VMTEST_BENCH.sh" ] ||
+	[[ $VMTEST_BENCH =~ ^[a-z_]+$ ]] && [ -f "$repo/bench/$VMTEST_BENCH.sh" ] &&
+		[ -n "${VMTEST_BENCH_OUT:-}" ] ||
 		{ log "VMTEST_BENCH needs a bench/ part and VMTEST_BENCH_OUT a directory" >&2; exit 2; }
 	mkdir -p "$VMTEST_BENCH_OUT"
 	# The load generator comes from this host, like nginx; the knobs ride on the
