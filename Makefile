@@ -28,6 +28,11 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -MMD -MP \
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS += -DCTB_VERSION='"$(VERSION)"'
+# Rewritten only when the version changes, so that main.o (which prints it) is
+# rebuilt then: a binary must not report the commit it was first built from.
+VERSION_STAMP := $(OUTPUT)/version.stamp
+$(shell mkdir -p $(OUTPUT) && { echo '$(VERSION)' | cmp -s - $(VERSION_STAMP) || \
+	echo '$(VERSION)' >$(VERSION_STAMP); })
 
 BPF_PROGS := classifier lab_smoke empty ct_probes
 SKELETONS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
@@ -65,6 +70,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o | $(OUTPUT)
 # Every userspace object may include a skeleton.
 $(OBJS): | $(SKELETONS)
 
+$(OUTPUT)/src/main.o: $(VERSION_STAMP)
 $(OUTPUT)/src/%.o: src/%.c | $(OUTPUT)/src
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
