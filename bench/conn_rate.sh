@@ -151,12 +151,7 @@ run_one() {
 		in_ns "$SRV_NS" conntrack -F >/dev/null 2>&1
 		exit 0
 	)
-	case $? in
-	0) ;;
-	3) bench_die "nf_conntrack_max stayed lowered by a test for 300 s" ;;
-	4) bench_die "$2: wrk made no requests: $(head -c 300 "$TMP/wrk.out" | tr '\n' ' ')" ;;
-	*) bench_die "$2 failed" ;;
-	esac
+	run_status $? "$2" "$TMP/wrk.out"
 }
 
 # BENCH_CONFIGS="ceiling:1 ctbypass:1" narrows a run while investigating.

@@ -13,6 +13,7 @@
 #   srv_reset                  remove every rule and entry from $SRV_NS
 #   wrk_run OUT                wrk (Connection: close) from $CLI_NS, raw output to OUT;
 #                              prints "conn_per_s requests errors"
+#   run_status RC NAME WRK_OUT the verdict on a measured run's subshell
 #   ratio A B | median < col   small arithmetic helpers
 #   frag TEXT... | goal PART GOAL MEASURED MET
 #
@@ -198,6 +199,18 @@ wrk_run() {
 		/Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
 		/Non-2xx/ { err += $NF }
 		END { printf "%.0f %d %d\n", rps, req, err }' "$out"
+}
+
+# A measured run goes in a subshell (so the nf_conntrack_max lock it takes is let
+# go at its end) and exits 3 when that lock was not had, 4 when wrk made no
+# request; run_status RC NAME WRK_OUT turns that status into the part's verdict.
+run_status() {
+	case $1 in
+	0) ;;
+	3) bench_die "nf_conntrack_max stayed lowered by a test for 300 s" ;;
+	4) bench_die "$2: wrk made no requests: $(head -c 300 "$3" | tr '\n' ' ')" ;;
+	*) bench_die "$2 failed" ;;
+	esac
 }
 
 ratio() {
