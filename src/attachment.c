@@ -15,46 +15,101 @@
 
 bool ctb_attachment_exists(const struct ctb_attachment *att)
 {
-	return att->nft.present || att->filter_count;
+	return att->nft.present || att->filter_count || att->duplicate_count;
 }
 
 void ctb_attachment_free(struct ctb_attachment *att)
 {
-	for (size_t i = 0; i < att->filter_count; i++)
-		if (att->prog_fds[i] >= 0)
-			close(att->prog_fds[i]);
-	att->filter_count = 0;
+	for (size_t i = 0; i < att->prog_count; i++)
+		close(att->progs[i].fd);
+	free(att->progs);
+	free(att->filters);
+	free(att->duplicates);
+	ctb_iface_list_free(&att->ifaces);
 	if (att->have_maps)
 		ctb_maps_close(&att->maps);
-	att->have_maps = false;
 	ctb_nft_state_free(&att->nft);
+	memset(att, 0, sizeof(*att));
+}
+
+static int push_filter(struct ctb_tc_filter **arr, size_t *count, const struct ctb_tc_filter *f)
+{
+	/* Grows at powers of two, so COUNT alone tells the capacity. */
+	if (!(*count & (*count - 1))) {
+		struct ctb_tc_filter *grown = realloc(*arr, (*count ? *count * 2 : 1) * sizeof(*f));
+
+		if (!grown)
+			return -ENOMEM;
+		*arr = grown;
+	}
+	(*arr)[(*count)++] = *f;
+	return 0;
+}
+
+/* Keeps PROG_ID open (once, whatever the number of filters holding it). */
+static int hold_prog(struct ctb_attachment *att, __u32 prog_id)
+{
+	struct ctb_held_prog *grown;
+	int fd;
+
+	for (size_t i = 0; i < att->prog_count; i++)
+		if (att->progs[i].id == prog_id)
+			return 0;
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0)
+		return -errno;
+	grown = realloc(att->progs, (att->prog_count + 1) * sizeof(*grown));
+	if (!grown) {
+		close(fd);
+		return -ENOMEM;
+	}
+	att->progs = grown;
+	att->progs[att->prog_count++] = (struct ctb_held_prog){ prog_id, fd };
+	return 0;
+}
+
+static int find_on_iface(struct ctb_attachment *att, const struct ctb_iface *iface)
+{
+	struct ctb_tc_filter found[CTB_TC_HANDLES];
+	size_t n = ctb_tc_find_all(iface->ifindex, found);
+	bool have_one = false;
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++) {
+		if (!ctb_prog_is_classifier(found[i].prog_id))
+			continue;
+		if (have_one) {
+			ret = push_filter(&att->duplicates, &att->duplicate_count, &found[i]);
+			continue;
+		}
+		have_one = true;
+		ret = push_filter(&att->filters, &att->filter_count, &found[i]);
+		if (!ret)
+			ret = ctb_iface_list_add(&att->ifaces, iface->ifindex, iface->name);
+		if (!ret)
+			ret = hold_prog(att, found[i].prog_id);
+		/* A program that went away meanwhile cannot be restored: nothing to hold. */
+		if (ret == -ENOENT)
+			ret = 0;
+		if (!ret && !att->have_maps && !ctb_maps_open_from_prog(found[i].prog_id, &att->maps))
+			att->have_maps = true;
+	}
+	return ret;
 }
 
 int ctb_attachment_find(struct ctb_attachment *att, char *err, size_t errlen)
 {
-	struct ctb_iface_list *all = malloc(sizeof(*all));
+	struct ctb_iface_list all = { 0 };
 	int ret;
 
 	memset(att, 0, sizeof(*att));
-	if (!all)
-		return -ENOMEM;
-	ret = ctb_ifaces_all(all);
-	for (size_t i = 0; !ret && i < all->count; i++) {
-		struct ctb_tc_filter f;
-		size_t n = att->filter_count;
-
-		if (ctb_tc_find(all->items[i].ifindex, &f) || !ctb_prog_is_classifier(f.prog_id))
-			continue;
-		att->filters[n] = f;
-		att->prog_fds[n] = bpf_prog_get_fd_by_id(f.prog_id);
-		att->filter_count++;
-		ctb_iface_list_add(&att->ifaces, f.ifindex, all->items[i].name);
-		if (!att->have_maps && !ctb_maps_open_from_prog(f.prog_id, &att->maps))
-			att->have_maps = true;
-	}
-	free(all);
+	ret = ctb_ifaces_all(&all);
+	for (size_t i = 0; !ret && i < all.count; i++)
+		ret = find_on_iface(att, &all.items[i]);
+	ctb_iface_list_free(&all);
 	if (ret) {
-		snprintf(err, errlen, "cannot list interfaces: %s", strerror(-ret));
+		snprintf(err, errlen, "cannot list interfaces and their filters: %s",
+			 strerror(-ret));
 		return ret;
 	}
 	/* On -EPROTO (a table by our name we cannot read) the filters found stay in
@@ -83,9 +138,13 @@ struct tc_undo {
 
 static int old_prog_fd(const struct ctb_attachment *att, int ifindex)
 {
-	for (size_t i = 0; i < att->filter_count; i++)
-		if (att->filters[i].ifindex == ifindex)
-			return att->prog_fds[i];
+	for (size_t i = 0; i < att->filter_count; i++) {
+		if (att->filters[i].ifindex != ifindex)
+			continue;
+		for (size_t p = 0; p < att->prog_count; p++)
+			if (att->progs[p].id == att->filters[i].prog_id)
+				return att->progs[p].fd;
+	}
 	return -1;
 }
 
@@ -157,6 +216,18 @@ static void detach_dropped(const struct ctb_attachment *att, const struct ctb_if
 	}
 }
 
+/* A second filter of ours on one interface would run the classifier twice. */
+static void detach_duplicates(const struct ctb_attachment *att)
+{
+	for (size_t i = 0; i < att->duplicate_count; i++) {
+		int ret = ctb_tc_detach(&att->duplicates[i]);
+
+		if (ret)
+			ctb_warn("cannot remove a duplicate classifier from ifindex %d: %s",
+				 att->duplicates[i].ifindex, strerror(-ret));
+	}
+}
+
 /*
  * Ctrl-C or a TERM in the middle would leave half a setup: hold them until the
  * change is complete or rolled back (tens of milliseconds).
@@ -194,7 +265,7 @@ static int apply_unsignalled(struct ctb_attachment *att, const struct ctb_config
 			     const struct ctb_iface_list *ifaces, bool reload_prog, char *err,
 			     size_t errlen)
 {
-	struct tc_undo undo[CTB_MAX_IFACES];
+	struct tc_undo *undo = calloc(ifaces->count ? ifaces->count : 1, sizeof(*undo));
 	size_t undo_count = 0;
 	struct classifier *skel = NULL;
 	struct ctb_maps fresh = { 0 }, *maps = &att->maps;
@@ -202,11 +273,16 @@ static int apply_unsignalled(struct ctb_attachment *att, const struct ctb_config
 	bool maps_written = false;
 	int ret;
 
+	if (!undo) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	/* 1. nftables first: while a new mark is coming, NOTRACK both marks. */
 	ret = ctb_nft_apply(cfg, att->nft.present ? &att->nft.cfg : NULL, old_mark, err, errlen);
 	if (ret) {
 		if (ret == -EPROTONOSUPPORT)
 			snprintf(err, errlen, "nf_tables is not available in this kernel");
+		free(undo);
 		return ret;
 	}
 	if (ifaces->count) {
@@ -239,6 +315,7 @@ static int apply_unsignalled(struct ctb_attachment *att, const struct ctb_config
 	}
 	/* 4. Past the last step that can fail: drop what the new state does not keep. */
 	detach_dropped(att, ifaces);
+	detach_duplicates(att);
 	if (old_mark && old_mark != cfg->mark) {
 		wait_for_marked_packets();
 		if (ctb_nft_apply(cfg, cfg, 0, err, errlen))
@@ -248,6 +325,7 @@ static int apply_unsignalled(struct ctb_attachment *att, const struct ctb_config
 		ctb_maps_close(&fresh);
 		classifier__destroy(skel);
 	}
+	free(undo);
 	return 0;
 fail:
 	rollback(att, cfg, undo, undo_count, maps_written);
@@ -255,6 +333,7 @@ fail:
 		ctb_maps_close(&fresh);
 		classifier__destroy(skel);
 	}
+	free(undo);
 	return ret;
 }
 
@@ -270,6 +349,15 @@ int ctb_attachment_remove(struct ctb_attachment *att, char *err, size_t errlen)
 		if (r && !ret) {
 			snprintf(err, errlen, "cannot remove the classifier from %s: %s",
 				 att->ifaces.items[i].name, strerror(-r));
+			ret = r;
+		}
+	}
+	for (size_t i = 0; i < att->duplicate_count; i++) {
+		int r = ctb_tc_detach(&att->duplicates[i]);
+
+		if (r && !ret) {
+			snprintf(err, errlen, "cannot remove the classifier from ifindex %d: %s",
+				 att->duplicates[i].ifindex, strerror(-r));
 			ret = r;
 		}
 	}

@@ -14,12 +14,24 @@
 #include "nft_table.h"
 #include "tc_hook.h"
 
+/* A classifier program some filter holds, kept open so a replaced one can be put back. */
+struct ctb_held_prog {
+	__u32 id;
+	int fd;
+};
+
 struct ctb_attachment {
 	struct ctb_nft_state nft;
-	struct ctb_tc_filter filters[CTB_MAX_IFACES];
-	int prog_fds[CTB_MAX_IFACES]; /* held so a replaced program can be restored */
+	/* Our filter on each interface that has one; ifaces.items[i] names filters[i]. */
+	struct ctb_tc_filter *filters;
 	size_t filter_count;
-	struct ctb_iface_list ifaces; /* where the filters are, by name */
+	struct ctb_iface_list ifaces;
+	/* Second filters of ours on an interface (races of older versions): removed on apply. */
+	struct ctb_tc_filter *duplicates;
+	size_t duplicate_count;
+	/* One per distinct program, not per filter: a thousand interfaces share one. */
+	struct ctb_held_prog *progs;
+	size_t prog_count;
 	struct ctb_maps maps;
 	bool have_maps;
 };

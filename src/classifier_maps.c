@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -422,4 +424,68 @@ int ctb_maps_read_counters(const struct ctb_maps *maps, const struct ctb_config 
 		*count = 0;
 	}
 	return ret;
+}
+
+/* Appends one disagreement to BUF, up to a few; the count tells the rest. */
+static void describe(char *buf, size_t len, int *count, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void describe(char *buf, size_t len, int *count, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	if (++*count > 4 || used >= len)
+		return;
+	if (used)
+		used += (size_t)snprintf(buf + used, len - used, "; ");
+	if (used >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+int ctb_maps_compare(const struct ctb_maps *maps, const struct ctb_config *cfg, char *buf,
+		     size_t len)
+{
+	struct ctb_upstream_key key, next;
+	void *prev = NULL;
+	int count = 0;
+
+	buf[0] = '\0';
+	for (size_t p = 0; p < sizeof(l4protos); p++) {
+		uint8_t l4 = l4protos[p];
+		const char *name = l4 == IPPROTO_TCP ? "tcp" : "udp";
+		bool on = cfg->protocols & ctb_protocol_bit(l4);
+
+		for (uint32_t port = 1; port < CTB_PORTS; port++) {
+			bool in_map = maps->ports[port_key(l4, (uint16_t)port)].server_slot;
+			bool in_set = on && ctb_portset_has(&cfg->ports, (uint16_t)port);
+
+			if (in_map != in_set)
+				describe(buf, len, &count, "%s/%u only in %s", name, port,
+					 in_set ? "nftables" : "the classifier");
+		}
+		for (size_t i = 0; on && i < cfg->upstreams.count; i++) {
+			char text[CTB_UPSTREAM_STRLEN];
+			__u32 slot;
+
+			upstream_key(&cfg->upstreams.items[i], l4, &key);
+			if (!bpf_map_lookup_elem(maps->upstreams_fd, &key, &slot))
+				continue;
+			ctb_upstream_format(&cfg->upstreams.items[i], text);
+			describe(buf, len, &count, "upstream %s/%s only in nftables", text, name);
+		}
+	}
+	while (!bpf_map_get_next_key(maps->upstreams_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!upstream_wanted(cfg, &key))
+			describe(buf, len, &count, "an upstream on port %u only in the classifier",
+				 ntohs(key.port));
+	}
+	if (count > 4 && strlen(buf) + 24 < len)
+		snprintf(buf + strlen(buf), len - strlen(buf), "; and %d more", count - 4);
+	return count;
 }

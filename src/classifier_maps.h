@@ -48,6 +48,15 @@ int ctb_maps_write(struct ctb_maps *maps, const struct ctb_config *cfg);
 int ctb_maps_read_counters(const struct ctb_maps *maps, const struct ctb_config *cfg,
 			   struct ctb_counter_line **lines, size_t *count);
 
+/*
+ * Compares the maps with CFG (what the nftables sets hold). Returns how many
+ * ports and upstreams disagree (0: they agree) and describes the first few in
+ * BUF, e.g. "tcp/8080 only in nftables; tcp/81 only in the classifier".
+ * Reading the mmapped array costs no syscall; the trie is walked once.
+ */
+int ctb_maps_compare(const struct ctb_maps *maps, const struct ctb_config *cfg, char *buf,
+		     size_t len);
+
 /* True when the program PROG_ID is a ctbypass classifier. */
 bool ctb_prog_is_classifier(__u32 prog_id);
 

@@ -32,6 +32,8 @@ static const char help[] =
 	"  --force            attach even when the preflight finds NAT or stateful rules\n"
 	"                     this would break (recorded in 'status')\n"
 	"  --dry-run          print what would be done and change nothing\n"
+	"  --wait SECONDS     wait this long while another ctbypass command changes\n"
+	"                     this namespace (default 10)\n"
 	"\n"
 	"Before changing anything, a preflight reads the namespace's nftables and\n"
 	"iptables rules and refuses if the bypass would break NAT or a stateful\n"
@@ -43,6 +45,7 @@ struct attach_args {
 	struct ctb_config cfg;
 	const char *iface_list;
 	bool no_flush, dry_run, force;
+	double wait_seconds; /* negative: the global --wait */
 };
 
 static int parse_args(int argc, char **argv, struct attach_args *a)
@@ -56,12 +59,14 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 		{ "no-flush", no_argument, NULL, 'F' },
 		{ "dry-run", no_argument, NULL, 'd' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	char err[CTB_ERR_LEN];
 	int opt, ret = 0;
 
+	a->wait_seconds = -1;
 	while (!ret && (opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -87,6 +92,9 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 			break;
 		case 'f':
 			a->force = true;
+			break;
+		case 'w':
+			ret = ctb_wait_parse(optarg, &a->wait_seconds, err, sizeof(err));
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -120,10 +128,29 @@ static int resolve_ifaces(const char *list, struct ctb_iface_list *ifaces)
 	}
 	ret = ctb_ifaces_resolve(list, ifaces, err, sizeof(err));
 	if (ret) {
+		if (ret == -ENOMEM)
+			snprintf(err, sizeof(err), "out of memory");
 		ctb_err("%s", err);
-		return ret == -E2BIG ? CTB_EXIT_RUNTIME : CTB_EXIT_USAGE;
+		return ret == -ENOMEM ? CTB_EXIT_RUNTIME : CTB_EXIT_USAGE;
 	}
 	return CTB_EXIT_OK;
+}
+
+/* The interfaces as resolved (names canonical, duplicates once), for the table to record. */
+static int record_iface_list(const struct ctb_iface_list *ifaces, struct ctb_config *cfg)
+{
+	size_t len = 1;
+	char *list;
+
+	for (size_t i = 0; i < ifaces->count; i++)
+		len += strlen(ifaces->items[i].name) + 1;
+	list = calloc(1, len);
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = 0; i < ifaces->count; i++)
+		sprintf(list + strlen(list), "%s%s", i ? "," : "", ifaces->items[i].name);
+	cfg->iface_list = list;
+	return 0;
 }
 
 static int flush_entries(const struct ctb_config *cfg)
@@ -189,8 +216,9 @@ int ctb_apply_and_report(const char *command, struct ctb_attachment *att,
 int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 {
 	struct attach_args args = { 0 };
-	struct ctb_iface_list *ifaces = NULL;
+	struct ctb_iface_list ifaces = { 0 };
 	struct ctb_attachment att;
+	struct ctb_lock lock = { -1 };
 	char err[CTB_ERR_LEN];
 	int ret;
 
@@ -201,10 +229,20 @@ int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 	ret = ctb_enter_target(ctx);
 	if (ret)
 		goto out;
-	ifaces = calloc(1, sizeof(*ifaces));
-	ret = ifaces ? resolve_ifaces(args.iface_list, ifaces) : CTB_EXIT_RUNTIME;
+	ret = resolve_ifaces(args.iface_list, &ifaces);
 	if (ret)
 		goto out;
+	if (args.iface_list && ifaces.count && record_iface_list(&ifaces, &args.cfg)) {
+		ctb_err("attach failed, nothing was changed: out of memory");
+		ret = CTB_EXIT_RUNTIME;
+		goto out;
+	}
+	/* A dry run changes nothing: it needs no lock, and must not wait for one. */
+	if (!args.dry_run) {
+		ret = ctb_begin_change(ctx, "attach", args.wait_seconds, &lock);
+		if (ret)
+			goto out;
+	}
 	if (ctb_attachment_find(&att, err, sizeof(err))) {
 		ctb_err("cannot read the current state: %s", err);
 		ctb_attachment_free(&att);
@@ -218,15 +256,17 @@ int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (args.dry_run) {
-		ctb_report_plan(stdout, &att, &args.cfg, ifaces);
+		ctb_report_plan(stdout, &att, &args.cfg, &ifaces);
 		ret = CTB_EXIT_OK;
 	} else {
-		ret = ctb_apply_and_report("attach", &att, &args.cfg, ifaces, true,
+		ret = ctb_apply_and_report("attach", &att, &args.cfg, &ifaces, true,
 					   !args.no_flush);
 	}
 	ctb_attachment_free(&att);
 out:
-	free(ifaces);
+	if (lock.fd >= 0)
+		ctb_end_change(&lock, ret == CTB_EXIT_OK, false);
+	ctb_iface_list_free(&ifaces);
 	ctb_config_free(&args.cfg);
 	return ret < 0 ? CTB_EXIT_OK : ret;
 }

@@ -10,7 +10,7 @@
 #include "report.h"
 
 static const char ports_help[] =
-	"Usage: ctbypass [-n NETNS] ports add|del LIST [--no-flush] [--force]\n"
+	"Usage: ctbypass [-n NETNS] ports add|del LIST [--no-flush] [--force] [--wait S]\n"
 	"       ctbypass [-n NETNS] ports list\n"
 	"\n"
 	"Adds or removes bypassed server ports while attached, on the protocols given at\n"
@@ -20,7 +20,7 @@ static const char ports_help[] =
 	"(--force overrides it).\n";
 
 static const char upstream_help[] =
-	"Usage: ctbypass [-n NETNS] upstream add|del LIST [--no-flush] [--force]\n"
+	"Usage: ctbypass [-n NETNS] upstream add|del LIST [--no-flush] [--force] [--wait S]\n"
 	"\n"
 	"Adds or removes bypassed upstreams while attached. LIST: comma-separated\n"
 	"ADDR[/LEN]:PORT or [IPV6][/LEN]:PORT. 'add' deletes existing conntrack entries\n"
@@ -32,6 +32,7 @@ struct change {
 	enum change_kind kind;
 	const char *command; /* "ports" or "upstream", for messages */
 	bool add, list_only, no_flush, force;
+	double wait_seconds; /* negative: the global --wait */
 	struct ctb_portset ports;
 	struct ctb_upstream_list upstreams;
 };
@@ -41,6 +42,7 @@ static int parse_change(int argc, char **argv, struct change *c, const char *hel
 	static const struct option options[] = {
 		{ "no-flush", no_argument, NULL, 'F' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -48,11 +50,15 @@ static int parse_change(int argc, char **argv, struct change *c, const char *hel
 	const char *op;
 	int opt, ret;
 
+	c->wait_seconds = -1;
 	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
 		if (opt == 'F') {
 			c->no_flush = true;
 		} else if (opt == 'f') {
 			c->force = true;
+		} else if (opt == 'w') {
+			if (ctb_wait_parse(optarg, &c->wait_seconds, err, sizeof(err)))
+				return ctb_usage_error(c->command, "%s", err);
 		} else if (opt == 'h') {
 			fputs(help, stdout);
 			return -1;
@@ -117,15 +123,33 @@ static int list_ports(const struct ctb_config *cfg)
 	return CTB_EXIT_OK;
 }
 
+static int change_locked(struct change *c);
+
 static int run_change(const struct ctb_context *ctx, struct change *c)
 {
-	struct ctb_attachment att;
-	struct ctb_config next;
-	char err[CTB_ERR_LEN];
+	struct ctb_lock lock;
 	int ret = ctb_enter_target(ctx);
 
 	if (ret)
 		return ret;
+	/* `ports list` only reads. */
+	if (c->list_only)
+		return change_locked(c);
+	ret = ctb_begin_change(ctx, c->command, c->wait_seconds, &lock);
+	if (ret)
+		return ret;
+	ret = change_locked(c);
+	ctb_end_change(&lock, ret == CTB_EXIT_OK, false);
+	return ret;
+}
+
+static int change_locked(struct change *c)
+{
+	struct ctb_attachment att;
+	struct ctb_config next;
+	char err[CTB_ERR_LEN];
+	int ret;
+
 	if (ctb_attachment_find(&att, err, sizeof(err))) {
 		ctb_err("cannot read the current state: %s", err);
 		ctb_attachment_free(&att);

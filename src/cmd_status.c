@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include "attachment.h"
+#include "health.h"
 #include "commands.h"
 #include "log.h"
 #include "report.h"
@@ -12,7 +13,9 @@ static const char help[] = "Usage: ctbypass [-n NETNS] status [--json]\n"
 			   "Shows what is bypassed in the namespace and the counters: arrivals\n"
 			   "marked by the classifier (per port and upstream) and packets the\n"
 			   "nftables rules left untracked. --json prints one object (README.md\n"
-			   "documents its fields).\n";
+			   "documents its fields). It also checks that the kernel still holds\n"
+			   "what ctbypass meant (health); exit status 1 when attached with\n"
+			   "problems, 0 when healthy or not attached.\n";
 
 int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 {
@@ -22,6 +25,7 @@ int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 		{ 0 },
 	};
 	struct ctb_attachment att;
+	struct ctb_health health;
 	char err[CTB_ERR_LEN];
 	bool json = false;
 	int opt, ret;
@@ -46,7 +50,17 @@ int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 		ctb_attachment_free(&att);
 		return CTB_EXIT_RUNTIME;
 	}
-	ret = json ? ctb_report_status_json(stdout, &att) : ctb_report_status(stdout, &att);
+	if (ctb_health_check(&att, &health)) {
+		ctb_err("cannot check the state's health: out of memory");
+		ctb_health_free(&health);
+		ctb_attachment_free(&att);
+		return CTB_EXIT_RUNTIME;
+	}
+	ret = json ? ctb_report_status_json(stdout, &att, &health)
+		   : ctb_report_status(stdout, &att, &health);
+	if (!ret && health.count && ctb_attachment_exists(&att))
+		ret = 1; /* attached, but not doing what it should */
+	ctb_health_free(&health);
 	ctb_attachment_free(&att);
 	return ret ? CTB_EXIT_RUNTIME : CTB_EXIT_OK;
 }

@@ -5,8 +5,11 @@
 
 #include <stdbool.h>
 
+#include "lock.h"
+
 struct ctb_context {
 	const char *netns; /* -n NETNS, or NULL for the current namespace */
+	double wait_seconds; /* --wait: how long a change waits for the namespace's lock */
 };
 
 int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv);
@@ -22,6 +25,22 @@ int ctb_cmd_watch(const struct ctb_context *ctx, int argc, char **argv);
  * Returns an exit code, CTB_EXIT_OK to go on.
  */
 int ctb_enter_target(const struct ctb_context *ctx);
+
+/*
+ * For commands that change state, after ctb_enter_target: takes the
+ * namespace's lock (waiting WAIT_SECONDS, or the context's when negative) and
+ * removes what an interrupted command left. Returns an exit code.
+ */
+int ctb_begin_change(const struct ctb_context *ctx, const char *command, double wait_seconds,
+		     struct ctb_lock *lock);
+/*
+ * Ends a change begun above; OK says it completed or rolled back whole,
+ * DETACHED that nothing of ctbypass is left in the namespace.
+ */
+void ctb_end_change(struct ctb_lock *lock, bool ok, bool detached);
+
+/* Parses --wait SECONDS (0 to 3600, fractions allowed). */
+int ctb_wait_parse(const char *text, double *out, char *err, size_t errlen);
 
 struct ctb_attachment;
 struct ctb_config;

@@ -18,11 +18,19 @@ void ctb_config_init(struct ctb_config *cfg)
 void ctb_config_free(struct ctb_config *cfg)
 {
 	ctb_upstream_list_free(&cfg->upstreams);
+	free(cfg->iface_list);
+	cfg->iface_list = NULL;
 }
 
 int ctb_config_copy(struct ctb_config *dst, const struct ctb_config *src)
 {
 	*dst = *src;
+	dst->iface_list = NULL;
+	if (src->iface_list && !(dst->iface_list = strdup(src->iface_list))) {
+		dst->upstreams.items = NULL;
+		dst->upstreams.count = 0;
+		return -ENOMEM;
+	}
 	return ctb_upstream_list_copy(&dst->upstreams, &src->upstreams);
 }
 
@@ -94,26 +102,4 @@ int ctb_mark_parse(const char *text, uint32_t *out, char *err, size_t errlen)
 	}
 	*out = (uint32_t)v;
 	return 0;
-}
-
-static bool upstream_matches(const struct ctb_config *cfg, const struct ctb_flow *flow,
-			     const uint8_t *addr, uint16_t port)
-{
-	for (size_t i = 0; i < cfg->upstreams.count; i++) {
-		const struct ctb_upstream *up = &cfg->upstreams.items[i];
-
-		if (up->port == port && ctb_upstream_covers(up, flow->family, addr))
-			return true;
-	}
-	return false;
-}
-
-bool ctb_config_covers_flow(const struct ctb_config *cfg, const struct ctb_flow *flow)
-{
-	if (!(cfg->protocols & ctb_protocol_bit(flow->l4proto)))
-		return false;
-	if (ctb_portset_has(&cfg->ports, flow->dport) || ctb_portset_has(&cfg->ports, flow->sport))
-		return true;
-	return upstream_matches(cfg, flow, flow->saddr, flow->sport) ||
-	       upstream_matches(cfg, flow, flow->daddr, flow->dport);
 }

@@ -20,6 +20,8 @@ struct ctb_config {
 	unsigned int protocols; /* CTB_PROTO_* bits */
 	uint32_t mark; /* mark bit(s) the classifier sets */
 	bool forced; /* attached with --force over preflight findings */
+	/* --iface as given, comma-separated; NULL: every eligible interface. */
+	char *iface_list;
 };
 
 /* One conntrack entry's original-direction tuple. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <net/if_arp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -44,22 +45,39 @@ int ctb_iface_list_add(struct ctb_iface_list *list, int ifindex, const char *nam
 {
 	if (ctb_iface_list_has(list, ifindex))
 		return 0;
-	if (list->count >= CTB_MAX_IFACES)
-		return -E2BIG;
+	if (list->count == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 16;
+		struct ctb_iface *grown = realloc(list->items, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		list->items = grown;
+		list->cap = cap;
+	}
 	list->items[list->count].ifindex = ifindex;
 	snprintf(list->items[list->count].name, IF_NAMESIZE, "%s", name);
 	list->count++;
 	return 0;
 }
 
+void ctb_iface_list_free(struct ctb_iface_list *list)
+{
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+#define NAMES_SHOWN 8
+
 void ctb_iface_list_format(const struct ctb_iface_list *list, char *buf, size_t len)
 {
-	size_t used = 0;
+	size_t used = 0, shown = list->count > NAMES_SHOWN + 1 ? NAMES_SHOWN : list->count;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < list->count && used < len; i++)
+	for (size_t i = 0; i < shown && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
 					 list->items[i].name);
+	if (shown < list->count && used < len)
+		snprintf(buf + used, len - used, " and %zu more", list->count - shown);
 	if (!list->count)
 		snprintf(buf, len, "none");
 }
@@ -77,7 +95,7 @@ static int walk(struct ctb_iface_list *out, bool eligible_only)
 		if_freenameindex(all);
 		return ret;
 	}
-	out->count = 0;
+	ctb_iface_list_free(out);
 	for (it = all; it->if_index && !ret; it++) {
 		struct iface_facts facts;
 
@@ -107,7 +125,7 @@ int ctb_ifaces_resolve(const char *list, struct ctb_iface_list *out, char *err, 
 	const char *s = list;
 	int sock, ret = 0;
 
-	out->count = 0;
+	ctb_iface_list_free(out);
 	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return -errno;

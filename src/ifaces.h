@@ -7,16 +7,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CTB_MAX_IFACES 256
-
 struct ctb_iface {
 	int ifindex;
 	char name[IF_NAMESIZE];
 };
 
+/* Grows as needed: a host may have thousands of interfaces (containers, VLANs). */
 struct ctb_iface_list {
-	struct ctb_iface items[CTB_MAX_IFACES];
-	size_t count;
+	struct ctb_iface *items;
+	size_t count, cap;
 };
 
 /* Every interface that is up, is not loopback and carries Ethernet frames. */
@@ -32,8 +31,13 @@ int ctb_ifaces_resolve(const char *list, struct ctb_iface_list *out, char *err, 
 int ctb_ifaces_all(struct ctb_iface_list *out);
 
 bool ctb_iface_list_has(const struct ctb_iface_list *list, int ifindex);
+/* Adds unless present; -ENOMEM. */
 int ctb_iface_list_add(struct ctb_iface_list *list, int ifindex, const char *name);
-/* Comma-separated names, for messages. */
+void ctb_iface_list_free(struct ctb_iface_list *list);
+/*
+ * Comma-separated names, for messages; past a few names, "a,b,c and N more"
+ * so a host with a thousand veths still gets one readable line.
+ */
 void ctb_iface_list_format(const struct ctb_iface_list *list, char *buf, size_t len);
 
 #endif

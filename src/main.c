@@ -13,7 +13,7 @@
 #endif
 
 static const char usage[] =
-	"Usage: ctbypass [-n NETNS] [-v] COMMAND [OPTIONS]\n"
+	"Usage: ctbypass [-n NETNS] [-w SECONDS] [-v] COMMAND [OPTIONS]\n"
 	"\n"
 	"Make traffic on chosen ports skip connection tracking, in both directions,\n"
 	"so a full conntrack table stops dropping it.\n"
@@ -29,6 +29,8 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -n, --netns NETNS  run in network namespace NETNS (as in 'ip -n')\n"
+	"  -w, --wait SECONDS how long a change waits while another ctbypass command\n"
+	"                     changes the same namespace (default 10)\n"
 	"  -v, --verbose      show details, including libbpf's messages\n"
 	"  -V, --version      print the version\n"
 	"  -h, --help         print this help\n"
@@ -57,20 +59,28 @@ int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "netns", required_argument, NULL, 'n' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct ctb_context ctx = { 0 };
+	struct ctb_context ctx = { .wait_seconds = CTB_LOCK_WAIT_DEFAULT };
+	char err[CTB_ERR_LEN];
 	int opt;
 
 	libbpf_set_print(libbpf_print);
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+n:vVh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+n:w:vVh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			ctx.netns = optarg;
+			break;
+		case 'w':
+			if (ctb_wait_parse(optarg, &ctx.wait_seconds, err, sizeof(err))) {
+				ctb_err("%s (see 'ctbypass --help')", err);
+				return CTB_EXIT_USAGE;
+			}
 			break;
 		case 'v':
 			ctb_verbose = 1;

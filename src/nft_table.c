@@ -139,6 +139,28 @@ static void render_upstream_changes(FILE *f, const struct ctb_config *cfg,
 	}
 }
 
+/*
+ * The --iface selection, so that a later status can tell a chosen interface
+ * from one the classifier should be on. Added here, not in the layout, so a
+ * table written before this set existed gains it on its next update. Not on
+ * the packet path: flushing and refilling it is harmless.
+ */
+static void render_iface_list(FILE *f, const char *list)
+{
+	fputs("add set " T " ifaces { type ifname; }\nflush set " T " ifaces\n", f);
+	if (!list)
+		return;
+	struct element_writer w = { f, "add", "ifaces", 0 };
+
+	for (const char *s = list; *s;) {
+		size_t n = strcspn(s, ",");
+
+		element(&w, "\"%.*s\"", (int)n, s);
+		s += n + (s[n] == ',');
+	}
+	element_end(&w);
+}
+
 char *ctb_nft_render(const struct ctb_config *cfg, const struct ctb_config *cur,
 		     __u32 extra_mark)
 {
@@ -151,6 +173,7 @@ char *ctb_nft_render(const struct ctb_config *cfg, const struct ctb_config *cur,
 		return NULL;
 	if (!cur)
 		fputs(table_layout, f);
+	render_iface_list(f, cfg->iface_list);
 	snprintf(comment, sizeof(comment), COMMENT_TAG " mark=0x%x proto=%s forced=%d", cfg->mark,
 		 ctb_protocols_name(cfg->protocols), cfg->forced);
 	/* Rules, unlike set elements, are swapped seamlessly within a transaction. */
@@ -339,6 +362,23 @@ static int parse_upstream_elem(struct ctb_config *cfg, json_t *val, int family)
 	return ctb_upstream_list_add(&cfg->upstreams, &up);
 }
 
+/* Appends one interface name to CFG's --iface list. */
+static int parse_iface_elem(struct ctb_config *cfg, json_t *val)
+{
+	const char *name = json_string_value(val);
+	size_t have = cfg->iface_list ? strlen(cfg->iface_list) : 0;
+	char *grown;
+
+	if (!name || !*name || strchr(name, ','))
+		return -EPROTO;
+	grown = realloc(cfg->iface_list, have + strlen(name) + 2);
+	if (!grown)
+		return -ENOMEM;
+	sprintf(grown + have, "%s%s", have ? "," : "", name);
+	cfg->iface_list = grown;
+	return 0;
+}
+
 static int parse_set(struct ctb_nft_state *st, json_t *set)
 {
 	const char *name = json_string_value(json_object_get(set, "name"));
@@ -360,6 +400,8 @@ static int parse_set(struct ctb_nft_state *st, json_t *set)
 			ret = parse_upstream_elem(&st->cfg, val, AF_INET);
 		else if (!strcmp(name, "upstreams_v6"))
 			ret = parse_upstream_elem(&st->cfg, val, AF_INET6);
+		else if (!strcmp(name, "ifaces"))
+			ret = parse_iface_elem(&st->cfg, val);
 		if (ret)
 			return ret;
 	}

@@ -98,23 +98,41 @@ static void print_classifier_lines(FILE *f, const struct ctb_attachment *att)
 	free(lines);
 }
 
-int ctb_report_status(FILE *f, const struct ctb_attachment *att)
+static void print_health(FILE *f, const struct ctb_health *health)
+{
+	if (health->changing)
+		fprintf(f, "  changing       now, by pid %d ('ctbypass %s')\n", (int)health->holder.pid,
+			health->holder.command[0] ? health->holder.command : "?");
+	if (!health->count) {
+		fputs("  health         ok\n", f);
+		return;
+	}
+	fprintf(f, "  health         %zu problem%s:\n", health->count, health->count == 1 ? "" : "s");
+	for (size_t i = 0; i < health->count; i++)
+		fprintf(f, "    - %s\n", health->problems[i]);
+}
+
+int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ctb_health *health)
 {
 	const struct ctb_config *cfg = &att->nft.cfg;
 	char names[512];
 
 	if (!ctb_attachment_exists(att)) {
 		fputs("not attached\n", f);
+		/* Debris of an interrupted command is worth knowing even then. */
+		if (health->count || health->changing)
+			print_health(f, health);
 		return 0;
 	}
 	ctb_iface_list_format(&att->ifaces, names, sizeof(names));
-	fprintf(f, "attached%s\n", att->nft.present ? "" : " (partly: no nftables table; "
-							   "run 'ctbypass detach')");
+	fprintf(f, "attached%s\n", att->nft.present ? "" : " (partly: no nftables table)");
+	print_health(f, health);
 	fprintf(f, "  protocols      %s\n  server ports   ", ctb_protocols_name(cfg->protocols));
 	print_ports(f, &cfg->ports);
 	fputs("\n  upstreams      ", f);
 	print_upstreams(f, &cfg->upstreams);
-	fprintf(f, "\n  interfaces     %s\n  mark           0x%x\n", names, cfg->mark);
+	fprintf(f, "\n  interfaces     %s%s\n  mark           0x%x\n", names,
+		cfg->iface_list ? " (chosen with --iface)" : "", cfg->mark);
 	if (cfg->forced)
 		fputs("  forced         yes: attached over preflight findings (--force)\n", f);
 	fputs("arrivals marked by the classifier:\n", f);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include "attachment.h"
+#include "health.h"
 
 /* One line: "tcp ports 80-82, upstreams 198.18.0.7:3128 on veth0 (mark 0x1000)". */
 void ctb_report_config(FILE *f, const struct ctb_config *cfg, const struct ctb_iface_list *ifaces);
@@ -14,9 +15,10 @@ void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb
 		     const struct ctb_iface_list *ifaces);
 
 /* `status`, for people. */
-int ctb_report_status(FILE *f, const struct ctb_attachment *att);
+int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ctb_health *health);
 
 /* `status --json`: one object; fields documented in README.md. */
-int ctb_report_status_json(FILE *f, const struct ctb_attachment *att);
+int ctb_report_status_json(FILE *f, const struct ctb_attachment *att,
+			   const struct ctb_health *health);
 
 #endif

@@ -84,7 +84,25 @@ static json_t *classifier_json(const struct ctb_attachment *att)
 	return out;
 }
 
-int ctb_report_status_json(FILE *f, const struct ctb_attachment *att)
+static json_t *problems_json(const struct ctb_health *health)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < health->count; i++)
+		json_array_append_new(arr, json_string(health->problems[i]));
+	return arr;
+}
+
+static json_t *changing_json(const struct ctb_health *health)
+{
+	if (!health->changing)
+		return json_null();
+	return json_pack("{s:i,s:s}", "pid", (int)health->holder.pid, "command",
+			 health->holder.command[0] ? health->holder.command : "?");
+}
+
+int ctb_report_status_json(FILE *f, const struct ctb_attachment *att,
+			   const struct ctb_health *health)
 {
 	const struct ctb_config *cfg = &att->nft.cfg;
 	json_t *root = json_object(), *ifaces = json_array(), *counters = json_object();
@@ -98,6 +116,8 @@ int ctb_report_status_json(FILE *f, const struct ctb_attachment *att)
 	json_object_set_new(root, "upstreams", upstreams_json(&cfg->upstreams));
 	json_object_set_new(root, "protocols", protocols_json(att->nft.present ? cfg->protocols : 0));
 	json_object_set_new(root, "interfaces", ifaces);
+	json_object_set_new(root, "iface_selection",
+			    json_string(cfg->iface_list ? "list" : "auto"));
 	json_object_set_new(root, "mark", att->nft.present ? json_integer(cfg->mark) : json_null());
 	json_object_set_new(root, "forced", json_boolean(cfg->forced));
 	json_object_set_new(counters, "classifier", classifier_json(att));
@@ -105,6 +125,9 @@ int ctb_report_status_json(FILE *f, const struct ctb_attachment *att)
 	json_object_set_new(counters, "untracked_departures", counter_json(&att->nft.departures));
 	json_object_set_new(counters, "untracked_loopback", counter_json(&att->nft.loopback));
 	json_object_set_new(root, "counters", counters);
+	json_object_set_new(root, "healthy", json_boolean(!health->count));
+	json_object_set_new(root, "problems", problems_json(health));
+	json_object_set_new(root, "changing", changing_json(health));
 	ret = json_dumpf(root, f, JSON_COMPACT) ? -EIO : 0;
 	fputc('\n', f);
 	json_decref(root);

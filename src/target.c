@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <stdlib.h>
 #include "commands.h"
+#include "intent_log.h"
 #include "log.h"
 #include "netns.h"
 
@@ -35,6 +37,51 @@ int ctb_enter_target(const struct ctb_context *ctx)
 			return ret == -ENOENT || ret == -EINVAL ? CTB_EXIT_USAGE : CTB_EXIT_RUNTIME;
 	}
 	return CTB_EXIT_OK;
+}
+
+int ctb_begin_change(const struct ctb_context *ctx, const char *command, double wait_seconds,
+		     struct ctb_lock *lock)
+{
+	char err[CTB_ERR_LEN];
+	unsigned int removed;
+	int ret;
+
+	ret = ctb_lock_acquire(lock, command, wait_seconds >= 0 ? wait_seconds : ctx->wait_seconds,
+			       err, sizeof(err));
+	if (ret) {
+		ctb_err("%s not started, nothing was changed: %s", command, err);
+		return CTB_EXIT_RUNTIME;
+	}
+	ret = ctb_intent_recover(&removed);
+	if (ret)
+		ctb_warn("could not remove what an interrupted command left: %s", strerror(-ret));
+	else if (removed)
+		printf("removed %u empty clsact qdisc%s an interrupted command left\n", removed,
+		       removed == 1 ? "" : "s");
+	return CTB_EXIT_OK;
+}
+
+void ctb_end_change(struct ctb_lock *lock, bool ok, bool detached)
+{
+	/* After a failure, the log stays for the next command to check again. */
+	if (ok)
+		ctb_intent_clear();
+	ctb_lock_release(lock, ok && detached);
+}
+
+int ctb_wait_parse(const char *text, double *out, char *err, size_t errlen)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno || end == text || *end || !(v >= 0 && v <= 3600)) {
+		snprintf(err, errlen, "bad --wait '%s': seconds from 0 to 3600", text);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
 }
 
 int ctb_usage_error(const char *command, const char *fmt, ...)

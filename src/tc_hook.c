@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ctbypass.h"
+#include "intent_log.h"
 #include "log.h"
 #include "netlink_request.h"
 #include "tc_hook.h"
@@ -43,9 +44,10 @@ static int query(int ifindex, __u32 handle, __u32 *prog_id)
 	return 0;
 }
 
-int ctb_tc_find(int ifindex, struct ctb_tc_filter *out)
+size_t ctb_tc_find_all(int ifindex, struct ctb_tc_filter out[CTB_TC_HANDLES])
 {
 	static const __u32 handles[] = { CTB_TC_HANDLE_OWN_QDISC, CTB_TC_HANDLE_SHARED_QDISC };
+	size_t found = 0;
 
 	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++) {
 		__u32 prog_id;
@@ -53,12 +55,51 @@ int ctb_tc_find(int ifindex, struct ctb_tc_filter *out)
 		/* No clsact, no filter at our priority: all mean "not ours here". */
 		if (query(ifindex, handles[i], &prog_id))
 			continue;
-		out->ifindex = ifindex;
-		out->handle = handles[i];
-		out->prog_id = prog_id;
-		return 0;
+		out[found].ifindex = ifindex;
+		out[found].handle = handles[i];
+		out[found].prog_id = prog_id;
+		found++;
 	}
-	return -ENOENT;
+	return found;
+}
+
+int ctb_tc_find(int ifindex, struct ctb_tc_filter *out)
+{
+	struct ctb_tc_filter all[CTB_TC_HANDLES];
+
+	if (!ctb_tc_find_all(ifindex, all))
+		return -ENOENT;
+	*out = all[0];
+	return 0;
+}
+
+static int qdisc_kind_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nlattr *attr;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct tcmsg))
+		if (mnl_attr_get_type(attr) == TCA_KIND &&
+		    !mnl_attr_validate(attr, MNL_TYPE_NUL_STRING))
+			snprintf(data, 16, "%s", mnl_attr_get_str(attr));
+	return MNL_CB_OK;
+}
+
+/* True when IFINDEX has a clsact qdisc (one lookup, not a dump of every device). */
+static bool has_clsact(int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], kind[16] = "";
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct tcmsg *tcm;
+
+	nlh->nlmsg_type = RTM_GETQDISC;
+	/* The kernel answers a single-qdisc GET as a notification: only to ECHO. */
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = TC_H_CLSACT;
+	return !ctb_nl_request(NETLINK_ROUTE, nlh, qdisc_kind_cb, kind) &&
+	       !strcmp(kind, "clsact");
 }
 
 int ctb_tc_attach(int ifindex, int prog_fd, bool *added, struct ctb_tc_filter *out)
@@ -83,6 +124,12 @@ int ctb_tc_attach(int ifindex, int prog_fd, bool *added, struct ctb_tc_filter *o
 		return 0;
 	}
 
+	/* About to create a qdisc that is bare until our filter is on it. */
+	if (!has_clsact(ifindex)) {
+		ret = ctb_intent_note_qdisc(ifindex);
+		if (ret)
+			return ret;
+	}
 	ret = bpf_tc_hook_create(&hook);
 	if (ret && ret != -EEXIST)
 		return ret;
@@ -133,30 +180,48 @@ static int count_filters(int ifindex, __u32 parent, unsigned int *count)
 	return ctb_nl_request(NETLINK_ROUTE, nlh, count_filter_cb, count);
 }
 
+int ctb_tc_remove_bare_clsact(int ifindex)
+{
+	struct bpf_tc_hook hook;
+	unsigned int in = 0, out = 0;
+	int ret;
+
+	if (!has_clsact(ifindex))
+		return 0; /* gone with its interface, or never created */
+	/* Ours to remove only while nobody else has put a filter on it meanwhile. */
+	ret = count_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &in);
+	if (!ret)
+		ret = count_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &out);
+	if (ret || in || out) {
+		ctb_debug("keeping clsact qdisc on ifindex %d: %u other filters", ifindex, in + out);
+		return 0;
+	}
+	ingress_hook(&hook, ifindex);
+	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	ret = bpf_tc_hook_destroy(&hook);
+	if (ret == -ENOENT || ret == -EINVAL || ret == -ENODEV)
+		return 0;
+	return ret ? ret : 1;
+}
+
 int ctb_tc_detach(const struct ctb_tc_filter *filter)
 {
 	struct bpf_tc_hook hook;
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = filter->handle, .priority = CTB_TC_PRIORITY);
-	unsigned int in = 0, out = 0;
 	int ret;
 
+	/* Between the filter going and the qdisc going, the qdisc is bare. */
+	if (filter->handle == CTB_TC_HANDLE_OWN_QDISC) {
+		ret = ctb_intent_note_qdisc(filter->ifindex);
+		if (ret)
+			return ret;
+	}
 	ingress_hook(&hook, filter->ifindex);
 	ret = bpf_tc_detach(&hook, &opts);
-
 	if (ret && ret != -ENOENT)
 		return ret;
 	if (filter->handle != CTB_TC_HANDLE_OWN_QDISC)
 		return 0;
-	/* Ours to remove only while nobody else has put a filter on it meanwhile. */
-	ret = count_filters(filter->ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &in);
-	if (!ret)
-		ret = count_filters(filter->ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &out);
-	if (ret || in || out) {
-		ctb_debug("keeping clsact qdisc on ifindex %d: %u other filters", filter->ifindex,
-			  in + out);
-		return 0;
-	}
-	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-	ret = bpf_tc_hook_destroy(&hook);
-	return ret == -ENOENT || ret == -EINVAL ? 0 : ret;
+	ret = ctb_tc_remove_bare_clsact(filter->ifindex);
+	return ret < 0 ? ret : 0;
 }

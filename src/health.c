@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "health.h"
+#include "intent_log.h"
+
+#define LINE_LEN 512
+
+static int problem(struct ctb_health *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int problem(struct ctb_health *h, const char *fmt, ...)
+{
+	char **grown = realloc(h->problems, (h->count + 1) * sizeof(*grown));
+	char *line = malloc(LINE_LEN);
+	va_list ap;
+
+	if (!grown || !line) {
+		free(line);
+		if (grown)
+			h->problems = grown;
+		return -ENOMEM;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, LINE_LEN, fmt, ap);
+	va_end(ap);
+	h->problems = grown;
+	h->problems[h->count++] = line;
+	return 0;
+}
+
+static bool has_filter(const struct ctb_attachment *att, int ifindex)
+{
+	return ctb_iface_list_has(&att->ifaces, ifindex);
+}
+
+/* The interfaces that should carry the classifier and do not. */
+static int uncovered_ifaces(const struct ctb_attachment *att, struct ctb_iface_list *out)
+{
+	const char *list = att->nft.cfg.iface_list;
+	struct ctb_iface_list eligible = { 0 };
+	int ret = 0;
+
+	if (!list) {
+		ret = ctb_ifaces_default(&eligible);
+		for (size_t i = 0; !ret && i < eligible.count; i++)
+			if (!has_filter(att, eligible.items[i].ifindex))
+				ret = ctb_iface_list_add(out, eligible.items[i].ifindex,
+							 eligible.items[i].name);
+		ctb_iface_list_free(&eligible);
+		return ret;
+	}
+	/* Named with --iface: each one that exists now (re-created ones included). */
+	for (const char *s = list; *s && !ret;) {
+		size_t n = strcspn(s, ",");
+		char name[IF_NAMESIZE];
+		unsigned int ifindex;
+
+		snprintf(name, sizeof(name), "%.*s", (int)n, s);
+		s += n + (s[n] == ',');
+		ifindex = if_nametoindex(name);
+		if (ifindex && !has_filter(att, (int)ifindex))
+			ret = ctb_iface_list_add(out, (int)ifindex, name);
+	}
+	return ret;
+}
+
+static int check_coverage(const struct ctb_attachment *att, struct ctb_health *h)
+{
+	struct ctb_iface_list missing = { 0 };
+	char names[256];
+	int ret = uncovered_ifaces(att, &missing);
+
+	if (!ret && missing.count) {
+		ctb_iface_list_format(&missing, names, sizeof(names));
+		ret = problem(h,
+			      "no classifier on %zu interface%s that should have it: %s (created or "
+			      "brought up after attach?); run 'ctbypass attach' again",
+			      missing.count, missing.count == 1 ? "" : "s", names);
+	}
+	ctb_iface_list_free(&missing);
+	return ret;
+}
+
+static int check_duplicates(const struct ctb_attachment *att, struct ctb_health *h)
+{
+	char names[256] = "";
+	size_t used = 0;
+
+	if (!att->duplicate_count)
+		return 0;
+	for (size_t i = 0; i < att->duplicate_count && i < 8 && used < sizeof(names); i++) {
+		char name[IF_NAMESIZE] = "?";
+
+		if_indextoname((unsigned int)att->duplicates[i].ifindex, name);
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", i ? "," : "",
+					 name);
+	}
+	return problem(h, "more than one ctbypass classifier on %zu interface%s: %s; run "
+			  "'ctbypass attach' again",
+		       att->duplicate_count, att->duplicate_count == 1 ? "" : "s", names);
+}
+
+static int check_maps(const struct ctb_attachment *att, struct ctb_health *h)
+{
+	char diff[LINE_LEN - 128];
+	int n;
+
+	if (!att->filter_count)
+		return 0;
+	if (!att->have_maps)
+		return problem(h, "cannot open the classifier's maps; run 'ctbypass attach' again");
+	if (att->prog_count > 1) {
+		int ret = problem(h, "the interfaces run %zu different classifier programs (an "
+				     "interrupted change?); run 'ctbypass attach' again",
+				  att->prog_count);
+
+		if (ret)
+			return ret;
+	}
+	n = ctb_maps_compare(&att->maps, &att->nft.cfg, diff, sizeof(diff));
+	if (!n)
+		return 0;
+	return problem(h, "the classifier and the nftables sets disagree on %d port%s or "
+			  "upstream%s: %s; run 'ctbypass attach' again",
+		       n, n == 1 ? "" : "s", n == 1 ? "" : "s", diff);
+}
+
+static int check_pending(struct ctb_health *h)
+{
+	int *ifindexes;
+	size_t count;
+	int ret;
+
+	/* While a command runs, its pending entries are its own business. */
+	if (h->changing || ctb_intent_pending(&ifindexes, &count))
+		return 0;
+	free(ifindexes);
+	if (!count)
+		return 0;
+	ret = problem(h, "an interrupted command left cleanup pending on %zu interface%s; "
+			 "the next 'ctbypass attach' or 'detach' does it",
+		      count, count == 1 ? "" : "s");
+	return ret;
+}
+
+int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *h)
+{
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	h->changing = ctb_lock_busy(&h->holder);
+	ret = check_pending(h);
+	if (ret || !ctb_attachment_exists(att))
+		return ret;
+	if (!att->nft.present) {
+		ret = problem(h, "table inet %s is missing (deleted by 'nft flush ruleset' or a "
+				 "firewall reload?): nothing is untracked; run 'ctbypass attach' "
+				 "again, or 'ctbypass detach'",
+			      CTB_NFT_TABLE);
+		return ret ? ret : check_duplicates(att, h);
+	}
+	if (att->nft.in_transition)
+		ret = problem(h, "an interrupted mark change left the previous mark's rule; run "
+				 "'ctbypass attach' again");
+	if (!ret)
+		ret = check_coverage(att, h);
+	if (!ret)
+		ret = check_duplicates(att, h);
+	if (!ret)
+		ret = check_maps(att, h);
+	return ret;
+}
+
+void ctb_health_free(struct ctb_health *h)
+{
+	for (size_t i = 0; i < h->count; i++)
+		free(h->problems[i]);
+	free(h->problems);
+	memset(h, 0, sizeof(*h));
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Whether what the kernel holds still does what ctbypass meant: every
+ * interface that should carry the classifier does, once; the classifier's
+ * maps and the nftables sets agree; the table is there; nothing an
+ * interrupted command left is pending. `status` reports it, and `attach`
+ * again heals every problem listed here.
+ */
+#ifndef CTB_HEALTH_H
+#define CTB_HEALTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "attachment.h"
+#include "lock.h"
+
+struct ctb_health {
+	char **problems; /* one line each, for people and for JSON */
+	size_t count;
+	bool changing; /* another command holds the lock right now */
+	struct ctb_lock_holder holder; /* who, when changing */
+};
+
+/* Checks ATT (found in the current namespace). Nothing is attached: no problems. */
+int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *out);
+void ctb_health_free(struct ctb_health *h);
+
+#endif
