@@ -51,7 +51,8 @@ static int parse_change(int argc, char **argv, struct change *c, const char *hel
 	int opt, ret;
 
 	c->wait_seconds = -1;
-	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	/* No "+": options may follow the action and list ("ports add 80 --no-flush"). */
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (opt == 'F') {
 			c->no_flush = true;
 		} else if (opt == 'f') {
