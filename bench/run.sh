@@ -6,7 +6,7 @@
 # Results are built in a temporary directory and replace bench/results/ only
 # at the end, so an interrupted run leaves the last report as it was.
 # Usage: bench/run.sh [PART...]   (parts: classifier conn_rate flash_sale
-#                                  tracing_overhead footprint; default all)
+#                                  tracing_overhead footprint flush; default all)
 # Some parts only: the report goes to a directory in /tmp instead, so the
 # committed full report is not replaced by a partial one.
 # Knobs: see bench/lib.sh (BENCH_REPS, BENCH_SECS, ...).
@@ -15,13 +15,14 @@ set -u
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 RESULTS=$BENCH_DIR/results
-ALL_PARTS=(classifier conn_rate flash_sale tracing_overhead footprint)
+ALL_PARTS=(classifier conn_rate flash_sale tracing_overhead footprint flush)
 declare -A TITLE=(
 	[classifier]="1. Classifier cost"
 	[conn_rate]="2. Connection rate"
 	[flash_sale]="3. Flash sale"
 	[tracing_overhead]="4. Tracing overhead"
 	[footprint]="5. Footprint"
+	[flush]="6. Conntrack flush"
 )
 
 die() {

@@ -46,11 +46,4 @@ unsigned int ctb_protocol_bit(uint8_t l4proto);
 /* Parses a non-zero 32-bit mask in decimal or 0x hex. */
 int ctb_mark_parse(const char *text, uint32_t *out, char *err, size_t errlen);
 
-/*
- * True when some packet of FLOW is bypassed by CFG: as an arrival (to a server
- * port, or from an upstream) or as a departure (from a server port, or to an
- * upstream). Used to find conntrack entries that bypass makes stale.
- */
-bool ctb_config_covers_flow(const struct ctb_config *cfg, const struct ctb_flow *flow);
-
 #endif
