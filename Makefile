@@ -138,3 +138,67 @@ $(OUTPUT)/bench/%: bench/%.c | $(SKELETONS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@
+
+# ---- Sanitizer builds: fuzz harnesses and unit tests under ASan+UBSan ---------------------
+# `make fuzz` builds every tests/fuzz/fuzz_*.c as a libFuzzer binary in $(OUTPUT)/fuzz/;
+# `make unit-asan` builds the unit tests in $(OUTPUT)/asan/tests/. Each links its own copy of
+# the src objects, instrumented its way ($(OUTPUT)/fuzz-obj/, $(OUTPUT)/asan/src/), so
+# instrumented code never mixes with the normal build. Both need clang's runtimes
+# (libclang-rt-dev, in scripts/install-deps.sh's test group).
+SAN_CC ?= $(CLANG)
+# clang does not know gcc's -Wno-format-truncation. -O1 keeps reports' stack traces readable;
+# -fno-sanitize-recover turns every UBSan report into a failure, not a line in a log.
+SAN_CFLAGS = $(CFLAGS) -Wno-unknown-warning-option -O1 -fno-omit-frame-pointer \
+	     -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJS := $(patsubst $(OUTPUT)/src/%,$(OUTPUT)/fuzz-obj/%,$(LIB_OBJS))
+ASAN_OBJS := $(patsubst $(OUTPUT)/src/%,$(OUTPUT)/asan/src/%,$(LIB_OBJS))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+ASAN_UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: fuzz unit-asan fuzztest asantest
+
+fuzz: $(FUZZERS)
+
+unit-asan: $(ASAN_UNIT_TESTS)
+
+# `make check` (and so `make test`) runs both suites.
+check: $(FUZZERS) $(ASAN_UNIT_TESTS)
+
+fuzztest: $(FUZZERS)
+	$(Q)tests/run-all.sh fuzz
+
+asantest: $(ASAN_UNIT_TESTS)
+	$(Q)tests/run-all.sh asan
+
+$(FUZZ_OBJS) $(ASAN_OBJS): | $(SKELETONS)
+
+$(OUTPUT)/fuzz-obj/%.o: src/%.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# An archive, not a list of objects: a harness that compiles a src file in (to reach its
+# static parser) defines that file's symbols itself, so the archive's copy is never linked.
+$(OUTPUT)/fuzz-obj/libctb.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# $<, not $^: the dependency file lists src files a harness includes, which must not be
+# compiled a second time.
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(OUTPUT)/fuzz-obj/libctb.a | $(SKELETONS)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer $< $(OUTPUT)/fuzz-obj/libctb.a $(LDLIBS) -o $@
+
+$(OUTPUT)/asan/src/%.o: src/%.c
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/asan/tests/%: tests/unit/%.c $(ASAN_OBJS)
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) $< $(filter %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+-include $(wildcard $(OUTPUT)/fuzz-obj/*.d) $(wildcard $(OUTPUT)/fuzz/*.d) \
+	 $(wildcard $(OUTPUT)/asan/src/*.d) $(wildcard $(OUTPUT)/asan/tests/*.d)

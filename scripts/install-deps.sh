@@ -9,7 +9,9 @@ build=(clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
        libnftables-dev libmnl-dev libnetfilter-conntrack-dev libjansson-dev
        linux-libc-dev)
 runtime=(iproute2 nftables conntrack)
-test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping)
+# libclang-rt-dev: ASan, UBSan and libFuzzer for clang (only recommended by clang, so
+# --no-install-recommends leaves them out); `make unit-asan` and `make fuzz` link them.
+test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-dev)
 demo=(nginx-light curl wrk)
 vm=(qemu-system-x86 busybox-static cpio kmod)
 # make bench: load generators, plots, and the seeds' iptables rules to compare with.

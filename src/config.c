@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -95,7 +96,8 @@ int ctb_mark_parse(const char *text, uint32_t *out, char *err, size_t errlen)
 
 	errno = 0;
 	v = strtoull(text, &end, 0);
-	if (!*text || *text == '-' || *text == '+' || *end || errno || v == 0 || v > 0xffffffffULL) {
+	/* A digit first: strtoull skips blanks and takes a sign (" -18446744073709551615": 1). */
+	if (!isdigit((unsigned char)*text) || *end || errno || v == 0 || v > 0xffffffffULL) {
 		snprintf(err, errlen, "bad mark '%s': expected a non-zero 32-bit mask like 0x1000",
 			 text);
 		return -EINVAL;

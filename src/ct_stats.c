@@ -73,10 +73,14 @@ struct percpu {
 static int percpu_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nfgenmsg *nfh = mnl_nlmsg_get_payload(nlh);
-	size_t cpu = ntohs(nfh->res_id);
 	struct percpu *pc = data;
 	const struct nlattr *a;
+	size_t cpu;
 
+	/* The CPU number is in the nfgenmsg: a message too short for one names no CPU. */
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*nfh)))
+		return MNL_CB_OK;
+	cpu = ntohs(nfh->res_id);
 	if (cpu >= pc->cpus) {
 		size_t cap = cpu + 64;
 		uint64_t *v = realloc(pc->values, cap * CTB_CTSTATS * sizeof(*v));

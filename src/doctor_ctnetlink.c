@@ -13,6 +13,16 @@ struct dump_ctx {
 	int ret;
 };
 
+/* nfct_get_attr is NULL for an attribute the message lacked: the address stays zero. */
+static void copy_attr(uint8_t *dst, const struct nf_conntrack *ct, enum nf_conntrack_attr type,
+		      size_t len)
+{
+	const void *v = nfct_get_attr(ct, type);
+
+	if (v)
+		memcpy(dst, v, len);
+}
+
 static void entry_from_ct(const struct nf_conntrack *ct, struct ctb_doctor_entry *e)
 {
 	struct ctb_flow *f = &e->flow;
@@ -21,11 +31,11 @@ static void entry_from_ct(const struct nf_conntrack *ct, struct ctb_doctor_entry
 	f->family = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO);
 	f->l4proto = nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO);
 	if (f->family == AF_INET) {
-		memcpy(f->saddr, nfct_get_attr(ct, ATTR_ORIG_IPV4_SRC), 4);
-		memcpy(f->daddr, nfct_get_attr(ct, ATTR_ORIG_IPV4_DST), 4);
+		copy_attr(f->saddr, ct, ATTR_ORIG_IPV4_SRC, 4);
+		copy_attr(f->daddr, ct, ATTR_ORIG_IPV4_DST, 4);
 	} else if (f->family == AF_INET6) {
-		memcpy(f->saddr, nfct_get_attr(ct, ATTR_ORIG_IPV6_SRC), 16);
-		memcpy(f->daddr, nfct_get_attr(ct, ATTR_ORIG_IPV6_DST), 16);
+		copy_attr(f->saddr, ct, ATTR_ORIG_IPV6_SRC, 16);
+		copy_attr(f->daddr, ct, ATTR_ORIG_IPV6_DST, 16);
 	}
 	if (f->l4proto == IPPROTO_TCP || f->l4proto == IPPROTO_UDP) {
 		f->sport = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC));

@@ -54,6 +54,7 @@ static int parse_addr(struct fw_match *m, const char *text, int family)
 	char buf[64];
 	char *slash;
 	struct fw_prefix *p = &m->prefixes[0];
+	int len, max = family == 4 ? 32 : 128;
 
 	snprintf(buf, sizeof(buf), "%.63s", text);
 	slash = strchr(buf, '/');
@@ -62,7 +63,11 @@ static int parse_addr(struct fw_match *m, const char *text, int family)
 	p->family = family;
 	if (inet_pton(family == 4 ? AF_INET : AF_INET6, buf, p->addr) != 1)
 		return -EPROTO;
-	p->len = (uint8_t)(slash ? atoi(slash + 1) : (family == 4 ? 32 : 128));
+	len = slash ? atoi(slash + 1) : max;
+	/* The analysis reads LEN bits of a 16-byte address. */
+	if (len < 0 || len > max)
+		return -EPROTO;
+	p->len = (uint8_t)len;
 	m->prefix_count = 1;
 	return 0;
 }

@@ -113,6 +113,7 @@ static int add_prefix(struct fw_match *m, json_t *elem)
 	json_t *prefix = json_object_get(elem, "prefix");
 	const char *addr = json_string_value(prefix ? json_object_get(prefix, "addr") : elem);
 	struct fw_prefix *p;
+	json_int_t len, max;
 
 	if (!addr || m->prefix_count >= FW_MAX_PREFIXES)
 		return -EPROTO;
@@ -120,8 +121,12 @@ static int add_prefix(struct fw_match *m, json_t *elem)
 	p->family = strchr(addr, ':') ? 6 : 4;
 	if (inet_pton(p->family == 4 ? AF_INET : AF_INET6, addr, p->addr) != 1)
 		return -EPROTO;
-	p->len = (uint8_t)(prefix ? json_integer_value(json_object_get(prefix, "len"))
-				  : (p->family == 4 ? 32 : 128));
+	max = p->family == 4 ? 32 : 128;
+	len = prefix ? json_integer_value(json_object_get(prefix, "len")) : max;
+	/* The analysis reads LEN bits of a 16-byte address. */
+	if (len < 0 || len > max)
+		return -EPROTO;
+	p->len = (uint8_t)len;
 	m->prefix_count++;
 	return 0;
 }

@@ -114,7 +114,7 @@ static void attach_nft_texts(struct fw_ruleset *rs, const char *listing)
 	while (line && *line) {
 		const char *end = strchr(line, '\n');
 		int len = end ? (int)(end - line) : (int)strlen(line);
-		const char *mark = memmem(line, (size_t)len, " # handle ", 10);
+		const char *mark;
 		char text[FW_TEXT_LEN];
 		unsigned long long handle;
 
@@ -122,6 +122,8 @@ static void attach_nft_texts(struct fw_ruleset *rs, const char *listing)
 			line++;
 			len--;
 		}
+		/* After the indent is skipped: a mark inside it would put the wording before LINE. */
+		mark = memmem(line, (size_t)len, " # handle ", 10);
 		snprintf(text, sizeof(text), "%.*s", len, line);
 		if (sscanf(text, "table %7s %63s", family, table) == 2) {
 			chain[0] = '\0';

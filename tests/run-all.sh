@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs the test suites and sums them into one closing "N passed, N failed" line.
-# Usage: tests/run-all.sh [unit] [bpf] [netns] [vm]   (default: all four)
+# Usage: tests/run-all.sh [unit] [asan] [fuzz] [bpf] [netns] [vm]   (default: all six)
 # A suite that cannot run (not root, missing tool, crash) counts as failed, never skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +46,20 @@ run() {
 	rm -f "$log"
 }
 
+# Runs a test built with ASan+UBSan: any sanitizer report fails it, even one the test survived.
+sanitized() {
+	local log rc
+	log=$(mktemp)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$@" 2>&1 |
+		tee "$log"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -eq 0 ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"; then
+		rc=1
+	fi
+	rm -f "$log"
+	return "$rc"
+}
+
 need_root() {
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "FAIL $1: needs root (run 'sudo make test')"
@@ -56,13 +70,28 @@ need_root() {
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit bpf netns vm)
+[ ${#suites[@]} -gt 0 ] || suites=(unit asan fuzz bpf netns vm)
+# The sanitizer builds follow make's OUTPUT (exported when given on make's command line).
+out=${OUTPUT:-build}
 for suite in "${suites[@]}"; do
 	case "$suite" in
 	unit)
 		for t in build/tests/test_*; do
 			[ -x "$t" ] && [ ! -f "tests/bpf/$(basename "$t").c" ] && run "$t" "$t"
 		done
+		;;
+	asan)
+		tests=("$out"/asan/tests/test_*)
+		if [ ! -e "${tests[0]}" ]; then
+			run "asan" echo "FAIL asan: no unit tests in $out/asan/tests (make unit-asan)"
+			continue
+		fi
+		for t in "${tests[@]}"; do
+			[ -x "$t" ] && run "$t" sanitized "$t" # not the .d dependency files
+		done
+		;;
+	fuzz)
+		run "fuzz" tests/fuzz/run.sh
 		;;
 	bpf)
 		need_root bpf || continue
@@ -82,7 +111,7 @@ for suite in "${suites[@]}"; do
 		run "make vmtest" scripts/vm/vmtest.sh
 		;;
 	*)
-		echo "run-all: unknown suite '$suite' (unit, bpf, netns, vm)" >&2
+		echo "run-all: unknown suite '$suite' (unit, asan, fuzz, bpf, netns, vm)" >&2
 		exit 2
 		;;
 	esac
