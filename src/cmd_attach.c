@@ -128,10 +128,12 @@ static int resolve_ifaces(const char *list, struct ctb_iface_list *ifaces)
 	}
 	ret = ctb_ifaces_resolve(list, ifaces, err, sizeof(err));
 	if (ret) {
+		bool bad_input = ret == -ENODEV || ret == -EINVAL || ret == -EPROTONOSUPPORT;
+
 		if (ret == -ENOMEM)
 			snprintf(err, sizeof(err), "out of memory");
 		ctb_err("%s", err);
-		return ret == -ENOMEM ? CTB_EXIT_RUNTIME : CTB_EXIT_USAGE;
+		return bad_input ? CTB_EXIT_USAGE : CTB_EXIT_RUNTIME;
 	}
 	return CTB_EXIT_OK;
 }

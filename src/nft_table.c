@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <net/if.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
@@ -38,13 +40,39 @@ static const char table_layout[] =
 	"add rule " T " loopback ip saddr . meta l4proto . th sport @upstreams_v4 counter notrack accept\n"
 	"add rule " T " loopback ip6 saddr . meta l4proto . th sport @upstreams_v6 counter notrack accept\n";
 
+/*
+ * Added to tables of any age (a table written before they existed gains them
+ * on its next change): the interfaces whose marks are trusted, and the
+ * backstop. The backstop makes nftables complete on its own for local
+ * arrivals the classifier did not mark (an interface without it, a tc program
+ * ahead of it, headers it does not parse), so that every packet of bypassed
+ * traffic is untracked in both directions whatever the classifier saw. The
+ * set lookup comes first: unrelated traffic pays for it and nothing else.
+ * Its own chain keeps its counters across changes (prerouting is rewritten).
+ */
+static const char backstop_layout[] =
+	"add set " T " classified { type iface_index; }\n"
+	"add chain " T " backstop\n"
+	"flush chain " T " backstop\n"
+	/* Loopback arrivals met conntrack on output already (chain loopback). */
+	"add rule " T " backstop iif lo return\n"
+	"add rule " T " backstop meta l4proto . th dport @server_ports fib daddr type local "
+	"counter notrack comment \"" "ctbypass/1 backstop\"\n"
+	"add rule " T " backstop ip saddr . meta l4proto . th sport @upstreams_v4 "
+	"fib daddr type local counter notrack comment \"ctbypass/1 backstop\"\n"
+	"add rule " T " backstop ip6 saddr . meta l4proto . th sport @upstreams_v6 "
+	"fib daddr type local counter notrack comment \"ctbypass/1 backstop\"\n";
+
 static void render_mark_rule(FILE *f, __u32 mark, const char *comment)
 {
-	/* Clear the bit first, so routing and later rules see the mark they expect;
-	 * NOTRACK only traffic for this host, so forwarded flows stay tracked whole. */
+	/* The mark is trusted only from interfaces the classifier is on: anything
+	 * else may set the same bit. Clear the bit first, so routing and later
+	 * rules never see it; NOTRACK only traffic for this host, so forwarded
+	 * flows stay tracked whole. "accept" ends only this chain: a marked packet
+	 * skips the backstop's lookups. */
 	fprintf(f,
-		"add rule " T " prerouting meta mark & 0x%x == 0x%x meta mark set meta mark & "
-		"0x%x fib daddr type local counter notrack comment \"%s\"\n",
+		"add rule " T " prerouting iif @classified meta mark & 0x%x == 0x%x meta mark set "
+		"meta mark & 0x%x fib daddr type local counter notrack accept comment \"%s\"\n",
 		mark, mark, ~mark, comment);
 }
 
@@ -91,22 +119,18 @@ static void element_end(struct element_writer *w)
 	w->in_line = 0;
 }
 
-static void render_port_changes(FILE *f, const struct ctb_config *cfg,
-				const struct ctb_config *cur)
+/* GROW adds what WANT has and HAVE lacks; SHRINK deletes what HAVE has and WANT lacks. */
+static void render_port_changes(FILE *f, const struct ctb_nft_step *st)
 {
-	for (int add = 1; add >= 0; add--) {
-		struct element_writer w = { f, add ? "add" : "delete", "server_ports", 0 };
+	struct element_writer w = { f, st->grow ? "add" : "delete", "server_ports", 0 };
+	const struct ctb_config *from = st->grow ? st->want : st->have;
+	const struct ctb_config *other = st->grow ? st->have : st->want;
 
-		for (unsigned int bit = CTB_PROTO_TCP; bit <= CTB_PROTO_UDP; bit <<= 1)
-			for (uint32_t p = 1; p < CTB_PORTS; p++) {
-				bool want = port_in(cfg, bit, (uint16_t)p);
-				bool have = port_in(cur, bit, (uint16_t)p);
-
-				if (add ? want && !have : have && !want)
-					element(&w, "%s . %u", bit == CTB_PROTO_TCP ? "tcp" : "udp", p);
-			}
-		element_end(&w);
-	}
+	for (unsigned int bit = CTB_PROTO_TCP; bit <= CTB_PROTO_UDP; bit <<= 1)
+		for (uint32_t p = 1; p < CTB_PORTS; p++)
+			if (port_in(from, bit, (uint16_t)p) && !port_in(other, bit, (uint16_t)p))
+				element(&w, "%s . %u", bit == CTB_PROTO_TCP ? "tcp" : "udp", p);
+	element_end(&w);
 }
 
 static bool upstream_in(const struct ctb_config *cfg, unsigned int bit,
@@ -115,44 +139,51 @@ static bool upstream_in(const struct ctb_config *cfg, unsigned int bit,
 	return cfg && (cfg->protocols & bit) && ctb_upstream_list_has(&cfg->upstreams, up);
 }
 
-static void render_upstream_changes(FILE *f, const struct ctb_config *cfg,
-				    const struct ctb_config *cur, int family)
+static void render_upstream_changes(FILE *f, const struct ctb_nft_step *st, int family)
 {
-	for (int add = 1; add >= 0; add--) {
-		const struct ctb_config *from = add ? cfg : cur, *other = add ? cur : cfg;
-		struct element_writer w = { f, add ? "add" : "delete",
-					    family == AF_INET ? "upstreams_v4" : "upstreams_v6", 0 };
+	const struct ctb_config *from = st->grow ? st->want : st->have;
+	const struct ctb_config *other = st->grow ? st->have : st->want;
+	struct element_writer w = { f, st->grow ? "add" : "delete",
+				    family == AF_INET ? "upstreams_v4" : "upstreams_v6", 0 };
 
-		for (size_t i = 0; from && i < from->upstreams.count; i++) {
-			const struct ctb_upstream *up = &from->upstreams.items[i];
-			char addr[INET6_ADDRSTRLEN];
+	for (size_t i = 0; from && i < from->upstreams.count; i++) {
+		const struct ctb_upstream *up = &from->upstreams.items[i];
+		char addr[INET6_ADDRSTRLEN];
 
-			if (up->family != family)
-				continue;
-			inet_ntop(family, up->addr, addr, sizeof(addr));
-			for (unsigned int bit = CTB_PROTO_TCP; bit <= CTB_PROTO_UDP; bit <<= 1)
-				if (upstream_in(from, bit, up) && !upstream_in(other, bit, up))
-					element(&w, "%s/%u . %s . %u", addr, up->prefixlen,
-						bit == CTB_PROTO_TCP ? "tcp" : "udp", up->port);
-		}
-		element_end(&w);
+		if (up->family != family)
+			continue;
+		inet_ntop(family, up->addr, addr, sizeof(addr));
+		for (unsigned int bit = CTB_PROTO_TCP; bit <= CTB_PROTO_UDP; bit <<= 1)
+			if (upstream_in(from, bit, up) && !upstream_in(other, bit, up))
+				element(&w, "%s/%u . %s . %u", addr, up->prefixlen,
+					bit == CTB_PROTO_TCP ? "tcp" : "udp", up->port);
 	}
+	element_end(&w);
+}
+
+static void render_classified_changes(FILE *f, const struct ctb_nft_step *st)
+{
+	const struct ctb_iface_list *from = st->grow ? st->classified_want : st->classified_have;
+	const struct ctb_iface_list *other = st->grow ? st->classified_have : st->classified_want;
+	struct element_writer w = { f, st->grow ? "add" : "delete", "classified", 0 };
+
+	for (size_t i = 0; from && i < from->count; i++)
+		if (!other || !ctb_iface_list_has(other, from->items[i].ifindex))
+			element(&w, "%d", from->items[i].ifindex);
+	element_end(&w);
 }
 
 /*
  * The --iface selection, so that a later status can tell a chosen interface
- * from one the classifier should be on. Added here, not in the layout, so a
- * table written before this set existed gains it on its next update. Not on
- * the packet path: flushing and refilling it is harmless.
+ * from one the classifier should be on. Not on the packet path: flushing and
+ * refilling it is harmless.
  */
 static void render_iface_list(FILE *f, const char *list)
 {
-	fputs("add set " T " ifaces { type ifname; }\nflush set " T " ifaces\n", f);
-	if (!list)
-		return;
 	struct element_writer w = { f, "add", "ifaces", 0 };
 
-	for (const char *s = list; *s;) {
+	fputs("add set " T " ifaces { type ifname; }\nflush set " T " ifaces\n", f);
+	for (const char *s = list; s && *s;) {
 		size_t n = strcspn(s, ",");
 
 		element(&w, "\"%.*s\"", (int)n, s);
@@ -161,9 +192,9 @@ static void render_iface_list(FILE *f, const char *list)
 	element_end(&w);
 }
 
-char *ctb_nft_render(const struct ctb_config *cfg, const struct ctb_config *cur,
-		     __u32 extra_mark)
+char *ctb_nft_render(const struct ctb_nft_step *st)
 {
+	const struct ctb_config *cfg = st->want;
 	char comment[96];
 	char *script = NULL;
 	size_t len = 0;
@@ -171,19 +202,24 @@ char *ctb_nft_render(const struct ctb_config *cfg, const struct ctb_config *cur,
 
 	if (!f)
 		return NULL;
-	if (!cur)
+	if (!st->have)
 		fputs(table_layout, f);
+	if (!st->have || st->upgrade)
+		fputs(backstop_layout, f);
 	render_iface_list(f, cfg->iface_list);
 	snprintf(comment, sizeof(comment), COMMENT_TAG " mark=0x%x proto=%s forced=%d", cfg->mark,
 		 ctb_protocols_name(cfg->protocols), cfg->forced);
+	/* Sets and the interfaces to trust first, then the rules that use them. */
+	render_port_changes(f, st);
+	render_upstream_changes(f, st, AF_INET);
+	render_upstream_changes(f, st, AF_INET6);
+	render_classified_changes(f, st);
 	/* Rules, unlike set elements, are swapped seamlessly within a transaction. */
 	fputs("flush chain " T " prerouting\n", f);
 	render_mark_rule(f, cfg->mark, comment);
-	if (extra_mark && extra_mark != cfg->mark)
-		render_mark_rule(f, extra_mark, COMMENT_TAG " transition");
-	render_port_changes(f, cfg, cur);
-	render_upstream_changes(f, cfg, cur, AF_INET);
-	render_upstream_changes(f, cfg, cur, AF_INET6);
+	if (st->grow && st->extra_mark && st->extra_mark != cfg->mark)
+		render_mark_rule(f, st->extra_mark, COMMENT_TAG " transition");
+	fputs("add rule " T " prerouting jump backstop\n", f);
 	if (fclose(f)) {
 		free(script);
 		return NULL;
@@ -226,10 +262,9 @@ static int run(const char *script, bool json, char **out, char *err, size_t errl
 	return ret;
 }
 
-int ctb_nft_apply(const struct ctb_config *cfg, const struct ctb_config *cur, __u32 extra_mark,
-		  char *err, size_t errlen)
+int ctb_nft_apply(const struct ctb_nft_step *st, char *err, size_t errlen)
 {
-	char *script = ctb_nft_render(cfg, cur, extra_mark);
+	char *script = ctb_nft_render(st);
 	int ret;
 
 	if (!script)
@@ -289,13 +324,17 @@ static int parse_rule(struct ctb_nft_state *st, json_t *rule)
 	if (!chain)
 		return 0;
 	if (!strcmp(chain, "prerouting")) {
+		/* The one rule without a comment: the jump to the backstop. */
 		if (!comment)
-			return -EPROTO;
+			return 0;
 		if (strcmp(comment, COMMENT_TAG " transition"))
 			add_counter(&st->arrivals, expr);
 		return parse_comment(st, comment);
 	}
-	if (!strcmp(chain, "output"))
+	if (!strcmp(chain, "backstop")) {
+		st->has_backstop = true;
+		add_counter(&st->backstop, expr);
+	} else if (!strcmp(chain, "output"))
 		add_counter(&st->departures, expr);
 	else if (!strcmp(chain, "loopback"))
 		add_counter(&st->loopback, expr);
@@ -379,6 +418,28 @@ static int parse_iface_elem(struct ctb_config *cfg, json_t *val)
 	return 0;
 }
 
+/* An element of `classified`: the interface's name, or its index once it is gone. */
+static int parse_classified_elem(struct ctb_nft_state *st, json_t *val)
+{
+	const char *text = json_string_value(val);
+	char *end;
+	long ifindex;
+
+	if (json_is_integer(val)) {
+		ifindex = (long)json_integer_value(val);
+	} else if (text) {
+		ifindex = strtol(text, &end, 10);
+		if (*end || end == text)
+			ifindex = (long)if_nametoindex(text);
+	} else {
+		return -EPROTO;
+	}
+	/* Index 0: renamed or gone between the listing and now; nothing to trust. */
+	if (ifindex <= 0 || ifindex > INT32_MAX)
+		return 0;
+	return ctb_iface_list_add(&st->classified, (int)ifindex, text ? text : "");
+}
+
 static int parse_set(struct ctb_nft_state *st, json_t *set)
 {
 	const char *name = json_string_value(json_object_get(set, "name"));
@@ -402,6 +463,8 @@ static int parse_set(struct ctb_nft_state *st, json_t *set)
 			ret = parse_upstream_elem(&st->cfg, val, AF_INET6);
 		else if (!strcmp(name, "ifaces"))
 			ret = parse_iface_elem(&st->cfg, val);
+		else if (!strcmp(name, "classified"))
+			ret = parse_classified_elem(st, val);
 		if (ret)
 			return ret;
 	}
@@ -425,9 +488,10 @@ static int parse_listing(struct ctb_nft_state *st, const char *text)
 			ret = parse_set(st, obj);
 		else if ((obj = json_object_get(item, "rule"))) {
 			ret = parse_rule(st, obj);
-			saw_comment |= json_object_get(obj, "comment") != NULL &&
-				       !strcmp(json_string_value(json_object_get(obj, "chain")),
-					       "prerouting");
+			const char *chain = json_string_value(json_object_get(obj, "chain"));
+
+			saw_comment |= json_object_get(obj, "comment") != NULL && chain &&
+				       !strcmp(chain, "prerouting");
 		}
 		if (ret)
 			break;
@@ -464,5 +528,6 @@ int ctb_nft_read(struct ctb_nft_state *st, char *err, size_t errlen)
 
 void ctb_nft_state_free(struct ctb_nft_state *st)
 {
+	ctb_iface_list_free(&st->classified);
 	ctb_config_free(&st->cfg);
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include "config.h"
 #include "ctbypass.h"
+#include "ifaces.h"
 
 #define CTB_NFT_TABLE "ctbypass"
 
@@ -22,6 +23,9 @@ struct ctb_nft_state {
 	struct ctb_counter departures; /* output rules, all sets */
 	struct ctb_counter loopback; /* loopback rules, all sets */
 	bool in_transition; /* a second mark rule was left by an interrupted run */
+	bool has_backstop; /* written by a version with the backstop chain */
+	struct ctb_counter backstop; /* arrivals the classifier missed, untracked anyway */
+	struct ctb_iface_list classified; /* set `classified`: ifindex only */
 };
 
 /* Reads the table. *state->present is false when there is none. */
@@ -29,17 +33,27 @@ int ctb_nft_read(struct ctb_nft_state *state, char *err, size_t errlen);
 void ctb_nft_state_free(struct ctb_nft_state *state);
 
 /*
- * Makes the table hold CFG in one transaction. CUR is what it holds now (NULL:
- * no table yet, create it); set elements in both are left untouched. With
- * EXTRA_MARK non-zero, also NOTRACKs packets carrying that mark (the previous
- * classifier's, while a new one replaces it).
+ * One transaction of a change. A change has two, so that the sets always hold
+ * at least what the classifier marks (reconcile.c explains the order): GROW
+ * adds what WANT has and HAVE lacks, SHRINK deletes what HAVE has and WANT
+ * lacks. Set elements in both are never touched. Both rewrite the prerouting
+ * chain for WANT's mark; GROW with EXTRA_MARK also NOTRACKs that mark (the
+ * previous classifier's, while a new one replaces it).
  */
-int ctb_nft_apply(const struct ctb_config *cfg, const struct ctb_config *cur, __u32 extra_mark,
-		  char *err, size_t errlen);
+struct ctb_nft_step {
+	const struct ctb_config *want;
+	const struct ctb_config *have; /* NULL: no table yet, create it */
+	bool grow;
+	bool upgrade; /* HAVE is a table without the backstop: add it */
+	__u32 extra_mark;
+	/* Interfaces whose marks the prerouting rule trusts (set `classified`). */
+	const struct ctb_iface_list *classified_want, *classified_have;
+};
+
+int ctb_nft_apply(const struct ctb_nft_step *step, char *err, size_t errlen);
 
 /* The script ctb_nft_apply would run, for --dry-run. Caller frees. */
-char *ctb_nft_render(const struct ctb_config *cfg, const struct ctb_config *cur,
-		     __u32 extra_mark);
+char *ctb_nft_render(const struct ctb_nft_step *step);
 
 /* Deletes the table; 0 if it was not there. */
 int ctb_nft_delete(char *err, size_t errlen);

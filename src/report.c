@@ -44,8 +44,18 @@ void ctb_report_config(FILE *f, const struct ctb_config *cfg, const struct ctb_i
 void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb_config *cfg,
 		     const struct ctb_iface_list *ifaces)
 {
-	char *script = ctb_nft_render(cfg, att->nft.present ? &att->nft.cfg : NULL,
-				      att->nft.present ? att->nft.cfg.mark : 0);
+	const struct ctb_config *have = att->nft.present ? &att->nft.cfg : NULL;
+	struct ctb_nft_step grow = {
+		.want = cfg, .have = have, .grow = true,
+		.upgrade = have && !att->nft.has_backstop,
+		.extra_mark = have ? have->mark : 0,
+		.classified_want = ifaces, .classified_have = &att->nft.classified,
+	};
+	struct ctb_nft_step shrink = {
+		.want = cfg, .have = have,
+		.classified_want = ifaces, .classified_have = &att->nft.classified,
+	};
+	char *first = ctb_nft_render(&grow), *last = have ? ctb_nft_render(&shrink) : NULL;
 
 	fprintf(f, "dry run: would %s: ", ctb_attachment_exists(att) ? "replace the current "
 								      "setup with" : "attach");
@@ -53,8 +63,12 @@ void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb
 	fprintf(f, "classifier on clsact ingress (priority 1) of: ");
 	for (size_t i = 0; i < ifaces->count; i++)
 		fprintf(f, "%s%s", i ? ", " : "", ifaces->items[i].name);
-	fprintf(f, "%s\nnftables transaction:\n%s", ifaces->count ? "" : "none", script ? script : "");
-	free(script);
+	fprintf(f, "%s\nnftables transaction, before the classifier changes:\n%s",
+		ifaces->count ? "" : "none", first ? first : "");
+	if (last)
+		fprintf(f, "nftables transaction, after it (and an RCU grace period):\n%s", last);
+	free(first);
+	free(last);
 }
 
 static void print_counter(FILE *f, const char *what, const struct ctb_counter *c)

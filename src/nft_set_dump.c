@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <string.h>
+#include "nft_set_dump.h"
+#include "nft_table.h"
+#include "netlink_request.h"
+
+struct parse_ctx {
+	ctb_set_elem_cb cb;
+	void *data;
+	int ret;
+};
+
+/* NFTA_SET_ELEM_KEY { NFTA_DATA_VALUE bytes } */
+static int parse_key(const struct nlattr *key, struct parse_ctx *ctx)
+{
+	const struct nlattr *attr;
+
+	mnl_attr_for_each_nested(attr, key) {
+		if (mnl_attr_get_type(attr) != NFTA_DATA_VALUE)
+			continue;
+		return ctx->cb(mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr),
+			       ctx->data);
+	}
+	return -EPROTO;
+}
+
+static int parse_elem(const struct nlattr *elem, struct parse_ctx *ctx)
+{
+	const struct nlattr *attr;
+
+	if (mnl_attr_validate(elem, MNL_TYPE_NESTED))
+		return -EPROTO;
+	mnl_attr_for_each_nested(attr, elem) {
+		if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_KEY)
+			continue;
+		if (mnl_attr_validate(attr, MNL_TYPE_NESTED))
+			return -EPROTO;
+		return parse_key(attr, ctx);
+	}
+	return -EPROTO;
+}
+
+int ctb_nft_setelem_parse(const struct nlmsghdr *nlh, ctb_set_elem_cb cb, void *data)
+{
+	struct parse_ctx ctx = { cb, data, 0 };
+	const struct nlattr *attr, *elem;
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)))
+		return -EPROTO;
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		if (mnl_attr_validate(attr, MNL_TYPE_NESTED))
+			return -EPROTO;
+		mnl_attr_for_each_nested(elem, attr) {
+			int ret = parse_elem(elem, &ctx);
+
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+struct ports_ctx {
+	struct ctb_portset *tcp, *udp;
+	int ret;
+};
+
+/*
+ * inet_proto . inet_service: each part padded to a 32-bit register, so the
+ * protocol is byte 0 and the port (network order) bytes 4 and 5.
+ */
+static int port_key(const uint8_t *key, size_t len, void *data)
+{
+	struct ports_ctx *ctx = data;
+	uint16_t port;
+
+	if (len != 8)
+		return -EPROTO;
+	port = (uint16_t)(key[4] << 8 | key[5]);
+	if (!port)
+		return -EPROTO;
+	if (key[0] == IPPROTO_TCP)
+		ctb_portset_add(ctx->tcp, port);
+	else if (key[0] == IPPROTO_UDP)
+		ctb_portset_add(ctx->udp, port);
+	else
+		return -EPROTO;
+	return 0;
+}
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ports_ctx *ctx = data;
+
+	ctx->ret = ctb_nft_setelem_parse(nlh, port_key, ctx);
+	return ctx->ret ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+int ctb_nft_read_server_ports(struct ctb_portset *tcp, struct ctb_portset *udp)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ports_ctx ctx = { tcp, udp, 0 };
+	struct nfgenmsg *nfg;
+	int ret;
+
+	ctb_portset_clear(tcp);
+	ctb_portset_clear(udp);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, CTB_NFT_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, "server_ports");
+	ret = ctb_nl_request(NETLINK_NETFILTER, nlh, dump_cb, &ctx);
+	return ctx.ret ? ctx.ret : ret;
+}
