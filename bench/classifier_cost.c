@@ -136,6 +136,7 @@ static int add_upstream(struct classifier *cls, const char *addr, int len)
 	struct ctb_upstream_key key = { .proto = IPPROTO_TCP, .port = htons(UPSTREAM_PORT) };
 	__u32 slot = 2;
 
+	key.family = strchr(addr, ':') ? 6 : 4;
 	if (strchr(addr, ':')) {
 		inet_pton(AF_INET6, addr, key.addr);
 		key.prefixlen = CTB_UPSTREAM_KEY_FIXED_BITS + len;

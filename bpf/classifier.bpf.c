@@ -78,7 +78,7 @@ struct l4_ports {
 
 /* Returns the counter slot of a bypassed arrival, 0 if not bypassed. */
 static __always_inline __u32 match_ports(__u8 l4proto, const struct l4_ports *p,
-					  const __u8 saddr_mapped[16])
+					  __u8 family, const __u8 saddr_mapped[16])
 {
 	__u32 index = l4proto == IPPROTO_TCP ? CTB_PROTO_INDEX_TCP : CTB_PROTO_INDEX_UDP;
 	__u32 key = index << 16 | bpf_ntohs(p->dest);
@@ -95,6 +95,7 @@ static __always_inline __u32 match_ports(__u8 l4proto, const struct l4_ports *p,
 	struct ctb_upstream_key ukey = {
 		.prefixlen = CTB_UPSTREAM_KEY_FIXED_BITS + 128,
 		.proto = l4proto,
+		.family = family,
 		.port = p->source,
 	};
 	__builtin_memcpy(ukey.addr, saddr_mapped, 16);
@@ -132,7 +133,7 @@ static __always_inline __u32 classify_ipv4(void *data, void *end, __u32 off)
 	__u8 mapped[16] = { [10] = 0xff, [11] = 0xff };
 
 	__builtin_memcpy(&mapped[12], &ip->saddr, 4);
-	return match_ports(ip->protocol, l4, mapped);
+	return match_ports(ip->protocol, l4, 4, mapped);
 }
 
 static __always_inline __u32 classify_ipv6(void *data, void *end, __u32 off)
@@ -184,7 +185,7 @@ static __always_inline __u32 classify_ipv6(void *data, void *end, __u32 off)
 
 	if (!l4_header_fits(nexthdr, l4, end))
 		return NEED_PULL;
-	return match_ports(nexthdr, l4, ip6->saddr.in6_u.u6_addr8);
+	return match_ports(nexthdr, l4, 6, ip6->saddr.in6_u.u6_addr8);
 }
 
 /* Returns a counter slot, 0 (not bypassed) or NEED_PULL. */

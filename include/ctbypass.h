@@ -8,10 +8,14 @@
 #define CTBYPASS_H
 
 /*
- * Default mark bit. Chosen to stay clear of kube-proxy (0x4000, 0x8000),
- * Calico (0xffff0000), Cilium (0x0f00) and Istio (0x539). --mark overrides it.
+ * Default mark bit: the low byte is the one region no fixed constant of
+ * Cilium (0xffff00ff identity, 0x0f00 magic, 0xf000 keys), Calico
+ * (0xffff0000, eBPF 0x1ff00000), kube-proxy (0x4000, 0x8000), Istio (0x539,
+ * 0x53a, 0x111, in pods only), Docker or Weave (0x20000, 0x40000) uses, and
+ * 0x4 avoids those that reach into it (OVN-Kubernetes 0x3f0, Cilium's AWS
+ * ENI 0x80). README.md "The mark" cites the sources. --mark overrides it.
  */
-#define CTB_DEFAULT_MARK 0x00001000u
+#define CTB_DEFAULT_MARK 0x00000004u
 
 /* TC filter identity: priority 1 so we run before filters that end the chain. */
 #define CTB_TC_PRIORITY 1
@@ -40,13 +44,15 @@ struct ctb_port_entry {
 };
 
 /*
- * Key of the `upstreams` LPM trie. proto and port come first so the prefix
- * covers them exactly; IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d).
+ * Key of the `upstreams` LPM trie. proto, family and port come first so the
+ * prefix covers them exactly; IPv4 addresses are stored IPv4-mapped
+ * (::ffff:a.b.c.d), and the family keeps an IPv6 prefix such as ::/0 from
+ * covering them.
  */
 struct ctb_upstream_key {
-	__u32 prefixlen; /* 32 (proto, pad, port) + address prefix in the 128-bit space */
+	__u32 prefixlen; /* 32 (proto, family, port) + address prefix in the 128-bit space */
 	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 pad;
+	__u8 family; /* 4 or 6 */
 	__u16 port; /* network byte order, as in the packet */
 	__u8 addr[16];
 };

@@ -30,6 +30,7 @@ static void upstream_key(const struct ctb_upstream *up, uint8_t l4proto,
 {
 	memset(key, 0, sizeof(*key));
 	key->proto = l4proto;
+	key->family = up->family == AF_INET ? 4 : 6;
 	key->port = htons(up->port);
 	if (up->family == AF_INET) {
 		key->addr[10] = key->addr[11] = 0xff;

@@ -8,6 +8,7 @@
 #include "attachment.h"
 #include "commands.h"
 #include "ct_flush.h"
+#include "health.h"
 #include "log.h"
 #include "preflight.h"
 #include "report.h"
@@ -26,7 +27,7 @@ static const char help[] =
 	"  --iface LIST       interfaces for the ingress classifier (default: every\n"
 	"                     interface that is up, except loopback, that carries Ethernet)\n"
 	"  --proto LIST       tcp, udp or tcp,udp (default: tcp)\n"
-	"  --mark MASK        mark bit(s) the classifier uses (default: 0x1000)\n"
+	"  --mark MASK        mark bit(s) the classifier uses (default: 0x4)\n"
 	"  --no-flush         keep existing conntrack entries of bypassed traffic\n"
 	"                     (default: delete them, they would keep the table full)\n"
 	"  --force            attach even when the preflight finds NAT or stateful rules\n"
@@ -207,6 +208,7 @@ int ctb_apply_and_report(const char *command, struct ctb_attachment *att,
 		ctb_err("%s failed, nothing was changed: %s", command, err);
 		return CTB_EXIT_RUNTIME;
 	}
+	ctb_health_baseline(att);
 	printf("%s: ", replacing ? "updated" : "attached");
 	ctb_report_config(stdout, cfg, ifaces);
 	if (!ifaces->count)

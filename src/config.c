@@ -95,10 +95,11 @@ int ctb_mark_parse(const char *text, uint32_t *out, char *err, size_t errlen)
 	unsigned long long v;
 
 	errno = 0;
-	v = strtoull(text, &end, 0);
+	/* Decimal, or hex with 0x: never octal, so "010" is ten, as people mean it. */
+	v = strtoull(text, &end, text[0] == '0' && (text[1] == 'x' || text[1] == 'X') ? 16 : 10);
 	/* A digit first: strtoull skips blanks and takes a sign (" -18446744073709551615": 1). */
 	if (!isdigit((unsigned char)*text) || *end || errno || v == 0 || v > 0xffffffffULL) {
-		snprintf(err, errlen, "bad mark '%s': expected a non-zero 32-bit mask like 0x1000",
+		snprintf(err, errlen, "bad mark '%s': expected a non-zero 32-bit mask like 0x4",
 			 text);
 		return -EINVAL;
 	}

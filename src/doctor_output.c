@@ -22,6 +22,8 @@ const char *ctb_doctor_finding_kind_name(enum ctb_finding_kind kind)
 		return "icmp";
 	case CTB_FINDING_UNANALYZED:
 		return "unanalyzed";
+	case CTB_FINDING_ANY_SOURCE:
+		return "any_source";
 	}
 	return "unknown";
 }

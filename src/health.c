@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "health.h"
 #include "intent_log.h"
+#include "runtime_dir.h"
 
 #define LINE_LEN 512
 
@@ -147,6 +150,84 @@ static int check_pending(struct ctb_health *h)
 	return ret;
 }
 
+/* Where status keeps its last look at the backstop counter, to see a rate. */
+struct backstop_sample {
+	unsigned long long packets;
+	long long at; /* Unix time */
+};
+
+#define BACKSTOP_RECENT_S 600 /* a look older than this says nothing about now */
+
+static int read_sample(struct backstop_sample *s)
+{
+	char path[128];
+	FILE *f;
+	int ok;
+
+	if (ctb_runtime_path("backstop", path, sizeof(path)))
+		return -1;
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%llu %lld", &s->packets, &s->at) == 2;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static void write_sample(unsigned long long packets)
+{
+	char path[128], tmp[160];
+	FILE *f;
+
+	if (ctb_runtime_path("backstop", path, sizeof(path)))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "%llu %lld\n", packets, (long long)time(NULL));
+	/* rename(): a concurrent status reads the old sample or the new, never half. */
+	if (fclose(f) || rename(tmp, path))
+		unlink(tmp);
+}
+
+/*
+ * Bypassed packets the classifier did not mark reached the backstop since the
+ * last look (a recent rate, not a lifetime count: a hole that was fixed stops
+ * being reported). They are untracked all the same, so nothing breaks; but
+ * each costs the slow path, and the cause is worth fixing.
+ */
+static int check_backstop(const struct ctb_attachment *att, struct ctb_health *h)
+{
+	unsigned long long now = att->nft.backstop.packets, rose;
+	struct backstop_sample prev;
+	long long age;
+
+	if (!att->nft.has_backstop)
+		return 0;
+	if (read_sample(&prev) || (age = (long long)time(NULL) - prev.at) > BACKSTOP_RECENT_S ||
+	    age < 0) {
+		write_sample(now);
+		return 0;
+	}
+	write_sample(now);
+	/* Below the last look: a change rewrote the counter since, count from 0. */
+	rose = now >= prev.packets ? now - prev.packets : now;
+	if (!rose)
+		return 0;
+	return problem(h,
+		       "%llu bypassed packet%s reached the backstop in the last %llds: the "
+		       "classifier did not mark them (an interface without it, a tc program "
+		       "ahead of it, headers it does not parse); they are untracked all the same",
+		       rose, rose == 1 ? "" : "s", age);
+}
+
+void ctb_health_baseline(const struct ctb_attachment *att)
+{
+	if (att->nft.has_backstop)
+		write_sample(att->nft.backstop.packets);
+}
+
 int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *h)
 {
 	int ret;
@@ -172,6 +253,8 @@ int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *h)
 		ret = check_duplicates(att, h);
 	if (!ret)
 		ret = check_maps(att, h);
+	if (!ret)
+		ret = check_backstop(att, h);
 	return ret;
 }
 

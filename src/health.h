@@ -25,4 +25,7 @@ struct ctb_health {
 int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *out);
 void ctb_health_free(struct ctb_health *h);
 
+/* After a change: the backstop count from which the next status measures a rate. */
+void ctb_health_baseline(const struct ctb_attachment *att);
+
 #endif

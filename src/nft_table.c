@@ -53,6 +53,7 @@ static const char table_layout[] =
 static const char backstop_layout[] =
 	"add set " T " classified { type iface_index; }\n"
 	"add chain " T " backstop\n"
+
 	"flush chain " T " backstop\n"
 	/* Loopback arrivals met conntrack on output already (chain loopback). */
 	"add rule " T " backstop iif lo return\n"
@@ -192,6 +193,29 @@ static void render_iface_list(FILE *f, const char *list)
 	element_end(&w);
 }
 
+/*
+ * With br_netfilter, a packet bridged up to this host meets the inet
+ * prerouting hooks in the bridge's pass, before the bridge device's TC ingress
+ * (where the classifier marks it); the IP pass after it skips prerouting
+ * (ip_sabotage_in). So our bit would reach input rules: clear it there too.
+ */
+static void render_scrub_rules(FILE *f, __u32 mark, __u32 extra_mark)
+{
+	/* "add" on every change: idempotent, and tables of any age gain it. */
+	fputs("add chain " T " input_scrub { type filter hook input priority raw; policy accept; }\n"
+	      "flush chain " T " input_scrub\n", f);
+	for (int i = 0; i < 2; i++) {
+		__u32 m = i ? extra_mark : mark;
+
+		if (!m || (i && m == mark))
+			continue;
+		fprintf(f,
+			"add rule " T " input_scrub meta mark & 0x%x == 0x%x iif @classified "
+			"meta mark set meta mark & 0x%x\n",
+			m, m, ~m);
+	}
+}
+
 char *ctb_nft_render(const struct ctb_nft_step *st)
 {
 	const struct ctb_config *cfg = st->want;
@@ -220,6 +244,7 @@ char *ctb_nft_render(const struct ctb_nft_step *st)
 	if (st->grow && st->extra_mark && st->extra_mark != cfg->mark)
 		render_mark_rule(f, st->extra_mark, COMMENT_TAG " transition");
 	fputs("add rule " T " prerouting jump backstop\n", f);
+	render_scrub_rules(f, cfg->mark, st->grow ? st->extra_mark : 0);
 	if (fclose(f)) {
 		free(script);
 		return NULL;

@@ -584,6 +584,39 @@ static int check_icmp(struct analysis *an)
 	return 0;
 }
 
+/*
+ * Arrivals from an upstream are matched on source address and port so that no
+ * other sender can use the port. A prefix of /0 matches every source address:
+ * any packet from that source port skips conntrack again, and with the
+ * `ct state untracked accept` a firewall needs for bypassed traffic, the
+ * firewall too. Legitimate for a forward proxy fetching from anywhere, so it
+ * blocks with the reason, and --force accepts it.
+ */
+static int check_any_source(struct analysis *an)
+{
+	for (size_t i = 0; i < an->cfg->upstreams.count; i++) {
+		const struct ctb_upstream *up = &an->cfg->upstreams.items[i];
+		char text[CTB_UPSTREAM_STRLEN];
+		struct ctb_finding *f;
+
+		if (up->prefixlen)
+			continue;
+		f = new_finding(an->out, CTB_FINDING_ANY_SOURCE, true);
+		if (!f)
+			return -ENOMEM;
+		ctb_upstream_format(up, text);
+		snprintf(f->traffic, sizeof(f->traffic), "upstream %s", text);
+		snprintf(f->message, sizeof(f->message),
+			 "upstream %s covers every address: any sender that picks source port %u "
+			 "would skip conntrack, and the firewall with it where untracked packets "
+			 "are accepted (the hole of source-port NOTRACK rules); right only for a "
+			 "forward proxy that fetches from anywhere: name the upstreams' prefixes, "
+			 "or accept this with --force",
+			 text, up->port);
+	}
+	return 0;
+}
+
 int ctb_preflight_analyse(const struct ctb_config *cfg, const struct fw_ruleset *rs,
 			  const struct ctb_host_facts *facts, struct ctb_findings *out)
 {
@@ -600,6 +633,8 @@ int ctb_preflight_analyse(const struct ctb_config *cfg, const struct fw_ruleset 
 		ret = check_helpers(&an);
 	if (!ret)
 		ret = check_ephemeral(&an);
+	if (!ret)
+		ret = check_any_source(&an);
 	if (!ret && ctb_config_has_targets(cfg))
 		ret = check_icmp(&an);
 	free(an.items);

@@ -19,6 +19,7 @@ enum ctb_finding_kind {
 	CTB_FINDING_EPHEMERAL,
 	CTB_FINDING_ICMP,
 	CTB_FINDING_UNANALYZED,
+	CTB_FINDING_ANY_SOURCE, /* an upstream covering every address */
 };
 
 struct ctb_finding {

@@ -155,5 +155,6 @@ int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ct
 	print_counter(f, "arrivals (prerouting)", &att->nft.arrivals);
 	print_counter(f, "departures (output)", &att->nft.departures);
 	print_counter(f, "loopback", &att->nft.loopback);
+	print_counter(f, "backstop (classifier missed)", &att->nft.backstop);
 	return 0;
 }

@@ -7,7 +7,7 @@
 #include "attachment.h"
 #include "health.h"
 
-/* One line: "tcp ports 80-82, upstreams 198.18.0.7:3128 on veth0 (mark 0x1000)". */
+/* One line: "tcp ports 80-82, upstreams 198.18.0.7:3128 on veth0 (mark 0x4)". */
 void ctb_report_config(FILE *f, const struct ctb_config *cfg, const struct ctb_iface_list *ifaces);
 
 /* --dry-run: what attach would do, including the nftables transaction. */

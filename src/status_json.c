@@ -124,6 +124,7 @@ int ctb_report_status_json(FILE *f, const struct ctb_attachment *att,
 	json_object_set_new(counters, "untracked_arrivals", counter_json(&att->nft.arrivals));
 	json_object_set_new(counters, "untracked_departures", counter_json(&att->nft.departures));
 	json_object_set_new(counters, "untracked_loopback", counter_json(&att->nft.loopback));
+	json_object_set_new(counters, "backstop", counter_json(&att->nft.backstop));
 	json_object_set_new(root, "counters", counters);
 	json_object_set_new(root, "healthy", json_boolean(!health->count));
 	json_object_set_new(root, "problems", problems_json(health));

@@ -12,6 +12,7 @@
 #include "intent_log.h"
 #include "log.h"
 #include "netns.h"
+#include "runtime_dir.h"
 
 static bool has_capability(int cap)
 {
@@ -64,8 +65,13 @@ int ctb_begin_change(const struct ctb_context *ctx, const char *command, double 
 void ctb_end_change(struct ctb_lock *lock, bool ok, bool detached)
 {
 	/* After a failure, the log stays for the next command to check again. */
+	char path[128];
+
 	if (ok)
 		ctb_intent_clear();
+	/* Nothing of ours left: neither is the last look at its backstop. */
+	if (ok && detached && !ctb_runtime_path("backstop", path, sizeof(path)))
+		unlink(path);
 	ctb_lock_release(lock, ok && detached);
 }
 

@@ -120,18 +120,6 @@ int ctb_upstream_parse(const char *text, struct ctb_upstream *out, char *err, si
 			 up.prefixlen);
 		return -EINVAL;
 	}
-	if (up.family == AF_INET6) {
-		/* The classifier keys IPv4 as ::ffff:a.b.c.d; an IPv6 prefix must not cover it. */
-		static const uint8_t v4mapped[16] = { [10] = 0xff, [11] = 0xff };
-
-		if (ctb_upstream_covers(&up, AF_INET6, v4mapped)) {
-			snprintf(err, errlen,
-				 "bad upstream '%s': prefix covers IPv4-mapped addresses; give "
-				 "IPv4 upstreams as a.b.c.d",
-				 text);
-			return -EINVAL;
-		}
-	}
 	if (parse_number(port, 65535, &v) || v == 0) {
 		snprintf(err, errlen, "bad upstream '%s': port must be 1-65535", text);
 		return -EINVAL;

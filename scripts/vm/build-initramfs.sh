@@ -29,6 +29,8 @@ modules=(
 	nf_tables nft_ct nft_fib_inet nft_fib_ipv4 nft_fib_ipv6
 	nf_nat nft_chain_nat nft_nat nft_reject_inet
 	veth dummy sch_ingress cls_bpf act_gact cls_matchall
+	# A bridge with br_netfilter (Docker, bridge CNIs) for the mark-hygiene test.
+	bridge br_netfilter nft_meta_bridge
 	# sock_diag, for ss and ctbypass doctor's "is it listening" (no /proc fallback).
 	inet_diag tcp_diag udp_diag raw_diag unix_diag
 	# iptables (legacy and nft) rulesets the preflight tests build.

@@ -4,7 +4,7 @@
 # initramfs holding ctbypass and its tests, streams the guest console, and exits
 # 0 only if the guest suite passed. Tracing paths (fentry, kprobes) that the host
 # kernel forbids are tested here.
-# Env: VMTEST_TIMEOUT=1800  seconds before a hung guest is killed (the whole
+# Env: VMTEST_TIMEOUT=3600  seconds before a hung guest is killed (the whole
 #      namespace suite runs under TCG: about 10 minutes here)
 #      VMTEST_KERNEL=/path/to/vmlinuz VMTEST_MODULES=/path/to/lib/modules/<release>
 #                           run on that kernel instead of Debian's current 6.1
@@ -21,7 +21,7 @@ trap 'echo "vmtest: failed at line $LINENO" >&2' ERR
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 vmdir=$repo/build/vm
 cache=${VMTEST_CACHE:-$repo/.cache/vm}
-timeout_s=${VMTEST_TIMEOUT:-1800}
+timeout_s=${VMTEST_TIMEOUT:-3600}
 t_start=$EPOCHREALTIME
 
 log() { echo "vmtest: $*"; }

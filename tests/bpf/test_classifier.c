@@ -343,6 +343,8 @@ static const struct upstream_conf upstream_confs[] = {
 	{ IPPROTO_TCP, "198.18.8.8", 32, 443, 15, true },
 	{ IPPROTO_TCP, "198.18.7.7", 32, 65535, SLOT_UPSTREAM_65535, true },
 	{ IPPROTO_TCP, "198.18.6.0", 24, 7000, 17, false },
+	/* Every IPv6 source: the key's family keeps it off IPv4 (stored IPv4-mapped). */
+	{ IPPROTO_TCP, "::", 0, 4443, 18, true },
 };
 
 static __u32 port_key(uint8_t proto, uint16_t port)
@@ -376,9 +378,11 @@ static int upstream_add(struct classifier *s, const struct upstream_conf *u)
 
 	if (strchr(u->addr, ':')) {
 		parse_addr(6, u->addr, key.addr);
+		key.family = 6;
 		key.prefixlen = CTB_UPSTREAM_KEY_FIXED_BITS + u->len;
 	} else {
 		/* IPv4 lives IPv4-mapped, so one trie serves both families. */
+		key.family = 4;
 		key.addr[10] = key.addr[11] = 0xff;
 		parse_addr(4, u->addr, key.addr + 12);
 		key.prefixlen = CTB_UPSTREAM_KEY_FIXED_BITS + 96 + u->len;
@@ -592,6 +596,16 @@ static bool test_upstream_on_server_port(const void *arg)
 	struct flow other = tcp4("198.18.8.9", 443, EPHEMERAL);
 
 	return hit(&upstream) && miss(&other);
+}
+
+/* [::/0]:4443 covers every IPv6 source, and no IPv4 one. */
+static bool test_upstream_v6_any_not_v4(const void *arg)
+{
+	(void)arg;
+	struct flow v6 = tcp6("2001:db8::1", 4443, EPHEMERAL);
+	struct flow v4 = tcp4("198.18.5.5", 4443, EPHEMERAL);
+
+	return hit(&v6) && miss(&v4);
 }
 
 static bool test_upstream_port_65535(const void *arg)
@@ -1145,6 +1159,7 @@ static void run_all(void)
 	TEST(upstream_needs_port_ref);
 	TEST(upstream_on_server_port);
 	TEST(upstream_port_65535);
+	TEST(upstream_v6_any_not_v4);
 	TEST(icmp);
 	TEST(icmpv6);
 	TEST(sctp);

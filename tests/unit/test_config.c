@@ -31,6 +31,8 @@ static void marks(void **state)
 	uint32_t m;
 
 	(void)state;
+	assert_int_equal(ctb_mark_parse("010", &m, err, sizeof(err)), 0);
+	assert_int_equal(m, 10); /* decimal, not octal */
 	assert_int_equal(ctb_mark_parse("0x1000", &m, err, sizeof(err)), 0);
 	assert_int_equal(m, 0x1000);
 	assert_int_equal(ctb_mark_parse("4096", &m, err, sizeof(err)), 0);

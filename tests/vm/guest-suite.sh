@@ -6,12 +6,12 @@
 # Each part's last "N passed, N failed" line is added up; a part that exits
 # non-zero without reporting a failure counts one. Ends with the total line and
 # exits 1 if anything failed.
-# Env: VMTEST_TEST_TIMEOUT seconds per part (default 300);
+# Env: VMTEST_TEST_TIMEOUT seconds per part (default 900);
 #      VMTEST_ONLY="name..." runs only these parts (lab_smoke, test_state, ...).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-part_timeout=${VMTEST_TEST_TIMEOUT:-300}
+part_timeout=${VMTEST_TEST_TIMEOUT:-900}
 total_passed=0
 total_failed=0
 parts_run=0
