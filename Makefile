@@ -16,11 +16,15 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 PKGS := libbpf libnftables libnetfilter_conntrack libmnl jansson
+# src/ has one folder per concern (cli, bypass, config, conntrack, preflight, doctor,
+# watch, netlink); headers are included by name, so each folder is on the path.
+SRC_DIRS := $(sort $(dir $(wildcard src/*/*.c src/*/*.h)))
+SRC_INCLUDES := $(patsubst %/,-I%,$(SRC_DIRS))
 CFLAGS ?= -O2 -g
 # Messages are cut to their buffers on purpose: truncation is not a bug there.
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	  -Wno-format-truncation \
-	  -MMD -MP -Iinclude -Isrc -I$(OUTPUT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+	  -MMD -MP -Iinclude $(SRC_INCLUDES) -I$(OUTPUT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lnftables \
 	  -lnetfilter_conntrack -lmnl -ljansson) -lelf -lz
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -MMD -MP \
@@ -36,9 +40,9 @@ $(shell mkdir -p $(OUTPUT) && { echo '$(VERSION)' | cmp -s - $(VERSION_STAMP) ||
 
 BPF_PROGS := classifier lab_smoke empty ct_probes
 SKELETONS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
-SRCS := $(wildcard src/*.c)
+SRCS := $(wildcard src/*/*.c)
 OBJS := $(patsubst src/%.c,$(OUTPUT)/src/%.o,$(SRCS))
-LIB_OBJS := $(filter-out $(OUTPUT)/src/main.o,$(OBJS))
+LIB_OBJS := $(filter-out $(OUTPUT)/src/cli/main.o,$(OBJS))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(wildcard tests/bpf/test_*.c))
@@ -70,9 +74,10 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o | $(OUTPUT)
 # Every userspace object may include a skeleton.
 $(OBJS): | $(SKELETONS)
 
-$(OUTPUT)/src/main.o: $(VERSION_STAMP)
+$(OUTPUT)/src/cli/main.o: $(VERSION_STAMP)
 $(OUTPUT)/src/%.o: src/%.c | $(OUTPUT)/src
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUTPUT)/ctbypass: $(OBJS)
@@ -200,5 +205,5 @@ $(OUTPUT)/asan/tests/%: tests/unit/%.c $(ASAN_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) $< $(filter %.o,$^) $(LDLIBS) -lcmocka -o $@
 
--include $(wildcard $(OUTPUT)/fuzz-obj/*.d) $(wildcard $(OUTPUT)/fuzz/*.d) \
-	 $(wildcard $(OUTPUT)/asan/src/*.d) $(wildcard $(OUTPUT)/asan/tests/*.d)
+-include $(wildcard $(OUTPUT)/fuzz-obj/*/*.d) $(wildcard $(OUTPUT)/fuzz/*.d) \
+	 $(wildcard $(OUTPUT)/asan/src/*/*.d) $(wildcard $(OUTPUT)/asan/tests/*.d)

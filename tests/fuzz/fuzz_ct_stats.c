@@ -5,7 +5,7 @@
  * size, for `watch`: global_cb), each run by mnl_cb_run as ctb_nl_request does.
  * The callbacks are static, so the file is compiled in here.
  */
-#include "../../src/ct_stats.c"
+#include "../../src/conntrack/ct_stats.c"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,8 +7,8 @@
  * - an inet_diag socket dump reply: diag_cb, which collects listening ports.
  * Both callbacks are static, so their files are compiled in here.
  */
-#include "../../src/doctor_ctnetlink.c"
-#include "../../src/doctor_host.c"
+#include "../../src/doctor/doctor_ctnetlink.c"
+#include "../../src/doctor/doctor_host.c"
 #include "fuzz.h"
 #include "fuzz_nfct.h"
 

@@ -6,7 +6,7 @@
  * Both are static, so the file is compiled in here. The listing is matched
  * against a ruleset holding chains and rules it may name.
  */
-#include "../../src/firewall_read.c"
+#include "../../src/preflight/firewall_read.c"
 #include "fuzz_preflight.h"
 
 static void ruleset_for_texts(struct fw_ruleset *rs)

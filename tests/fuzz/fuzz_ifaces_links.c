@@ -4,7 +4,7 @@
  * command to find where the classifier goes): link_cb as ctb_nl_request runs
  * it, then the eligibility rules on what it kept.
  */
-#include "../../src/ifaces.c"
+#include "../../src/bypass/ifaces.c"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

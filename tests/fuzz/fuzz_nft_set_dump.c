@@ -4,7 +4,7 @@
  * every command, status and the reconcile's verify): ctb_nft_setelem_parse on
  * each message, and the port decoding on top (dump_cb), as the dump runs them.
  */
-#include "../../src/nft_set_dump.c"
+#include "../../src/bypass/nft_set_dump.c"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

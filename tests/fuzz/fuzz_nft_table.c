@@ -5,7 +5,7 @@
  * rather than given an entry point only tests would use; the archive's own
  * nft_table.o is then never linked (every symbol it defines is defined here).
  */
-#include "../../src/nft_table.c"
+#include "../../src/bypass/nft_table.c"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

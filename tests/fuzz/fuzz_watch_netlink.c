@@ -4,7 +4,7 @@
  * --top so NEW events are parsed into top-K keys). The callback is static, so
  * the file is compiled in here.
  */
-#include "../../src/watch_backend_netlink.c"
+#include "../../src/watch/watch_backend_netlink.c"
 #include "fuzz.h"
 #include "fuzz_nfct.h"
 
