@@ -141,10 +141,11 @@ report() {
 	echo "## Reproducing"
 	echo
 	echo "\`sudo make bench\` (root: namespaces, nftables, BPF). One part alone: \`sudo bench/run.sh"
-	echo "conn_rate\`. Knobs (environment): \`BENCH_REPS\` (repetitions, default 8), \`BENCH_SECS\`"
-	echo "(seconds a wrk run, default 3), \`BENCH_CONNS\`, \`BENCH_THREADS\`, \`BENCH_PIN=1\` (wrk on"
-	echo "CPU 0, nginx on CPU 1), \`BENCH_VM_REPS\` (part 4's repetitions in the VM lab, default twice"
-	echo "\`BENCH_REPS\`). Every scenario runs in its own network namespaces and removes them,"
+	echo "conn_rate\`. Knobs (environment): \`BENCH_REPS\` (repetitions, default 8; part 2: 16),"
+	echo "\`BENCH_SECS\` (seconds a wrk run, default 3; part 2: 1), \`BENCH_CONNS\`, \`BENCH_THREADS\`,"
+	echo "\`BENCH_PIN=1\` (wrk on CPU 0, nginx on CPU 1), \`BENCH_VM_REPS\` (part 4's repetitions in"
+	echo "the VM lab, default twice \`BENCH_REPS\`). Part 2's paired intervals narrow with more"
+	echo "repetitions. Every scenario runs in its own network namespaces and removes them,"
 	echo "and their rules, at the end or on Ctrl-C; \`nf_conntrack_max\` is never changed."
 }
 
