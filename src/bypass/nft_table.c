@@ -10,7 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include "netlink_request.h"
 #include "nft_table.h"
+#include "nft_rule_dump.h"
+#include "nft_set_dump.h"
 
 #define T "inet " CTB_NFT_TABLE
 #define COMMENT_TAG "ctbypass/1"
@@ -306,21 +313,6 @@ int ctb_nft_delete(char *err, size_t errlen)
 	return run("add table " T "\ndelete table " T "\n", false, NULL, err, errlen);
 }
 
-static void add_counter(struct ctb_counter *sum, json_t *expr_list)
-{
-	size_t i;
-	json_t *expr;
-
-	json_array_foreach(expr_list, i, expr) {
-		json_t *c = json_object_get(expr, "counter");
-
-		if (json_is_object(c)) {
-			sum->packets += (__u64)json_integer_value(json_object_get(c, "packets"));
-			sum->bytes += (__u64)json_integer_value(json_object_get(c, "bytes"));
-		}
-	}
-}
-
 static int parse_comment(struct ctb_nft_state *st, const char *comment)
 {
 	char protos[16] = "";
@@ -340,29 +332,35 @@ static int parse_comment(struct ctb_nft_state *st, const char *comment)
 	return 0;
 }
 
-static int parse_rule(struct ctb_nft_state *st, json_t *rule)
+static void add_counter(struct ctb_counter *sum, const struct ctb_nft_rule *rule)
 {
-	const char *chain = json_string_value(json_object_get(rule, "chain"));
-	const char *comment = json_string_value(json_object_get(rule, "comment"));
-	json_t *expr = json_object_get(rule, "expr");
+	sum->packets += rule->packets;
+	sum->bytes += rule->bytes;
+}
 
-	if (!chain)
-		return 0;
-	if (!strcmp(chain, "prerouting")) {
+/* One rule of the table, read raw (nft_rule_dump.c): the configuration and the counters. */
+static int take_rule(const struct ctb_nft_rule *rule, void *data)
+{
+	struct ctb_nft_state *st = data;
+
+	if (!strcmp(rule->chain, "prerouting")) {
 		/* The one rule without a comment: the jump to the backstop. */
-		if (!comment)
+		if (!rule->comment[0])
 			return 0;
-		if (strcmp(comment, COMMENT_TAG " transition"))
-			add_counter(&st->arrivals, expr);
-		return parse_comment(st, comment);
+		if (strcmp(rule->comment, COMMENT_TAG " transition")) {
+			add_counter(&st->arrivals, rule);
+			st->saw_config = true;
+		}
+		return parse_comment(st, rule->comment);
 	}
-	if (!strcmp(chain, "backstop")) {
+	if (!strcmp(rule->chain, "backstop")) {
 		st->has_backstop = true;
-		add_counter(&st->backstop, expr);
-	} else if (!strcmp(chain, "output"))
-		add_counter(&st->departures, expr);
-	else if (!strcmp(chain, "loopback"))
-		add_counter(&st->loopback, expr);
+		add_counter(&st->backstop, rule);
+	} else if (!strcmp(rule->chain, "output")) {
+		add_counter(&st->departures, rule);
+	} else if (!strcmp(rule->chain, "loopback")) {
+		add_counter(&st->loopback, rule);
+	}
 	return 0;
 }
 
@@ -496,58 +494,140 @@ static int parse_set(struct ctb_nft_state *st, json_t *set)
 	return 0;
 }
 
+/*
+ * `nft -j list set` of the small sets (upstreams, --iface, classified
+ * interfaces): outside input, fuzzed by tests/fuzz/fuzz_nft_table.c.
+ */
 static int parse_listing(struct ctb_nft_state *st, const char *text)
 {
 	json_error_t jerr;
 	json_t *root = json_loads(text, 0, &jerr), *item;
-	bool saw_comment = false;
 	size_t i;
 	int ret = 0;
 
 	if (!root)
 		return -EPROTO;
 	json_array_foreach(json_object_get(root, "nftables"), i, item) {
-		json_t *obj;
+		json_t *obj = json_object_get(item, "set");
 
-		if ((obj = json_object_get(item, "set")))
+		if (obj)
 			ret = parse_set(st, obj);
-		else if ((obj = json_object_get(item, "rule"))) {
-			ret = parse_rule(st, obj);
-			const char *chain = json_string_value(json_object_get(obj, "chain"));
-
-			saw_comment |= json_object_get(obj, "comment") != NULL && chain &&
-				       !strcmp(chain, "prerouting");
-		}
 		if (ret)
 			break;
 	}
 	json_decref(root);
-	return ret ? ret : saw_comment ? 0 : -EPROTO;
+	return ret;
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	*(bool *)data = true;
+	return MNL_CB_OK;
+}
+
+/*
+ * True when the table exists; -EPROTONOSUPPORT without nf_tables. One raw
+ * NFT_MSG_GETTABLE: libnftables would fill its whole cache first, every set
+ * element included.
+ */
+static int table_present(bool *present, char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+	int ret;
+
+	*present = false;
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, CTB_NFT_TABLE);
+	ret = ctb_nl_request(NETLINK_NETFILTER, nlh, table_cb, present);
+	if (ret == -ENOENT) {
+		*present = false;
+		return 0;
+	}
+	if (ret == -EOPNOTSUPP || ret == -EPROTONOSUPPORT) {
+		snprintf(err, errlen, "nf_tables is not available in this kernel");
+		return -EPROTONOSUPPORT;
+	}
+	if (ret)
+		snprintf(err, errlen, "cannot look for table inet %s: %s", CTB_NFT_TABLE,
+			 strerror(-ret));
+	return ret;
+}
+
+/*
+ * The small sets through libnftables, one `list set` each: that fetches only
+ * the set listed. (A table or chain listing would fetch server_ports' 65,535
+ * elements too, seconds; server_ports itself is read raw.)
+ */
+static int read_small_sets(struct ctb_nft_state *st, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		bool optional; /* added by later versions: an older table lacks it */
+	} sets[] = {
+		{ "upstreams_v4", false },
+		{ "upstreams_v6", false },
+		{ "ifaces", true },
+		{ "classified", true },
+	};
+
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		char cmd[96], *text = NULL;
+		int ret;
+
+		snprintf(cmd, sizeof(cmd), "list set " T " %s", sets[i].name);
+		ret = run(cmd, true, &text, err, errlen);
+		if (ret == -ENOENT && sets[i].optional)
+			continue;
+		if (!ret)
+			ret = parse_listing(st, text);
+		free(text);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 int ctb_nft_read(struct ctb_nft_state *st, char *err, size_t errlen)
 {
-	char *text = NULL;
+	struct ctb_portset *ports = calloc(2, sizeof(*ports));
 	int ret;
 
 	memset(st, 0, sizeof(*st));
 	ctb_config_init(&st->cfg);
 	ctb_portset_clear(&st->cfg.ports);
-	ret = run("list table " T, true, &text, err, errlen);
-	if (ret == -ENOENT) {
-		/* Missing table, or nf_tables itself missing: tell them apart. */
-		ret = run("list tables", false, NULL, err, errlen);
-		return ret;
+	if (!ports)
+		return -ENOMEM;
+	ret = table_present(&st->present, err, errlen);
+	if (ret || !st->present)
+		goto out;
+	ret = ctb_nft_rules_read(take_rule, st);
+	if (!ret && !st->saw_config)
+		ret = -EPROTO;
+	if (!ret)
+		ret = ctb_nft_read_server_ports(&ports[0], &ports[1]);
+	if (!ret) {
+		ctb_portset_union(&st->cfg.ports, &ports[0]);
+		ctb_portset_union(&st->cfg.ports, &ports[1]);
+		ret = read_small_sets(st, err, errlen);
 	}
-	if (ret)
-		return ret;
-	st->present = true;
-	ret = parse_listing(st, text);
-	free(text);
-	if (ret)
+	if (ret == -EPROTO || ret == -ENOENT)
 		snprintf(err, errlen,
 			 "table inet %s exists but was not written by this ctbypass version",
 			 CTB_NFT_TABLE);
+	else if (ret && !err[0])
+		snprintf(err, errlen, "cannot read table inet %s: %s", CTB_NFT_TABLE,
+			 strerror(-ret));
+	if (ret == -ENOENT)
+		ret = -EPROTO;
+out:
+	free(ports);
 	return ret;
 }
 

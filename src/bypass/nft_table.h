@@ -24,6 +24,7 @@ struct ctb_nft_state {
 	struct ctb_counter loopback; /* loopback rules, all sets */
 	bool in_transition; /* a second mark rule was left by an interrupted run */
 	bool has_backstop; /* written by a version with the backstop chain */
+	bool saw_config; /* the prerouting rule's comment was read */
 	struct ctb_counter backstop; /* arrivals the classifier missed, untracked anyway */
 	struct ctb_iface_list classified; /* set `classified`: ifindex only */
 };

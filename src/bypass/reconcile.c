@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
@@ -322,8 +323,15 @@ static int apply_unsignalled(struct ctb_attachment *att, const struct ctb_config
 	if (ret)
 		goto out; /* one transaction: nothing changed */
 	ret = set_classifier(&c, reload_prog, err, errlen);
-	if (!ret)
+	if (!ret) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		ret = verify(&c, err, errlen);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ctb_debug("verify: %.1f ms", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+						 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	}
 	if (ret) {
 		rollback(&c);
 		goto out;

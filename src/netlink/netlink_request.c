@@ -4,9 +4,17 @@
 #include <time.h>
 #include "netlink_request.h"
 
+/*
+ * The kernel fills each part of a dump up to the largest buffer the reader has
+ * offered, at most 32 KiB. Four times libmnl's page-sized default means four
+ * times fewer parts: it matters where the kernel restarts a walk from the
+ * beginning for each part (nf_tables' set element dumps, quadratic in size).
+ */
+#define CTB_NL_RECV_SIZE (32 * 1024)
+
 int ctb_nl_request(int protocol, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	char *buf = malloc(CTB_NL_RECV_SIZE);
 	struct mnl_socket *nl = mnl_socket_open(protocol);
 	unsigned int portid;
 	int ret = 0;
@@ -26,7 +34,7 @@ int ctb_nl_request(int protocol, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
+		ssize_t n = mnl_socket_recvfrom(nl, buf, CTB_NL_RECV_SIZE);
 
 		if (n < 0) {
 			ret = -errno;
