@@ -12,6 +12,7 @@
 #include "log.h"
 #include "preflight.h"
 #include "report.h"
+#include "tc_neighbours.h"
 
 static const char help[] =
 	"Usage: ctbypass [-n NETNS] attach [--ports LIST] [--upstream LIST] [--iface LIST]\n"
@@ -171,6 +172,39 @@ static int flush_entries(const struct ctb_config *cfg)
 	return CTB_EXIT_OK;
 }
 
+/*
+ * Other programs on the hook: said once per kind, with an example interface.
+ * Warnings only: the backstop keeps the bypass whole whatever they do.
+ */
+static void warn_neighbours(const struct ctb_iface_list *ifaces, uint32_t mark)
+{
+	bool said_cilium = false, said_calico = false, said_tcx = false;
+
+	for (size_t i = 0; i < ifaces->count; i++) {
+		struct ctb_tc_neighbours n;
+		const char *name = ifaces->items[i].name;
+
+		if (ctb_tc_neighbours(ifaces->items[i].ifindex, &n))
+			continue;
+		if ((n.cilium && !said_cilium) || (n.calico && !said_calico)) {
+			ctb_warn("%s's programs run on %s (%s): it uses mark bits of its own on "
+				 "this path; check that mark 0x%x is free in its configuration "
+				 "(README.md, \"The mark\")",
+				 n.cilium ? "Cilium" : "Calico", name, n.example, mark);
+			said_cilium |= n.cilium;
+			said_calico |= n.calico;
+		}
+		if (n.tcx && !said_tcx) {
+			ctb_warn("%u tcx program%s on %s run%s before ctbypass's filter: what %s "
+				 "let through without running the filters is untracked by the "
+				 "nftables backstop instead (slower; counted in 'status')",
+				 n.tcx, n.tcx == 1 ? "" : "s", name, n.tcx == 1 ? "s" : "",
+				 n.tcx == 1 ? "it" : "they");
+			said_tcx = true;
+		}
+	}
+}
+
 int ctb_preflight_gate(const char *command, const struct ctb_config *traffic, bool force,
 		       bool *forced)
 {
@@ -259,6 +293,7 @@ int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 		ctb_attachment_free(&att);
 		goto out;
 	}
+	warn_neighbours(&ifaces, args.cfg.mark);
 	if (args.dry_run) {
 		ctb_report_plan(stdout, &att, &args.cfg, &ifaces);
 		ret = CTB_EXIT_OK;

@@ -271,6 +271,22 @@ test_mark_stays_in() {
 	check "detach" ctb detach
 }
 
+# Another tool's programs on the hook: attach says so, names the tool, and
+# goes on (the backstop keeps the bypass whole whatever they do).
+test_neighbour_warning() {
+	local err
+	tc -n "$SRV_NS" qdisc add dev "$SRV_DEV" clsact &&
+		tc -n "$SRV_NS" filter add dev "$SRV_DEV" ingress prio 5 bpf \
+			obj "$CTBT_ROOT/build/tests/cilium_standin.bpf.o" sec tc direct-action
+	check_eq "a program named as Cilium's on $SRV_DEV" 0 "$?"
+	err=$(ctb attach --ports 80 2>&1 >/dev/null)
+	check_eq "attach goes on" 0 "$?"
+	check "and warns, naming Cilium and the mark" bash -c \
+		"grep -q \"Cilium's programs run on $SRV_DEV (cil_from_netdev).*mark 0x4\" <<<\"\$1\"" _ "$err"
+	check "detach" ctb detach
+	tc -n "$SRV_NS" qdisc del dev "$SRV_DEV" clsact
+}
+
 # An upstream covering every address reopens the source-port hole.
 test_any_source_upstream() {
 	local err
@@ -294,6 +310,7 @@ test_late_interface
 test_foreign_mark
 test_mark_stays_in
 test_any_source_upstream
+test_neighbour_warning
 test_changes_under_traffic
 test_detach_attach_under_traffic
 finish
