@@ -59,7 +59,10 @@ static void mark(const char *text)
 		return;
 	}
 	FUZZ_ASSERT(isdigit((unsigned char)text[0]), "'%s' accepted as %#x", text, out);
-	FUZZ_ASSERT(out && out == strtoull(text, NULL, 0), "'%s' gave %#x", text, out);
+	/* Decimal, or hex after 0x: never octal ("010" is ten). */
+	FUZZ_ASSERT(out && out == strtoull(text, NULL,
+					   text[0] == '0' && (text[1] == 'x' || text[1] == 'X') ? 16 : 10),
+		    "'%s' gave %#x", text, out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
