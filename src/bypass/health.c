@@ -244,17 +244,20 @@ int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *h)
 			      CTB_NFT_TABLE);
 		return ret ? ret : check_duplicates(att, h);
 	}
+	if (!ret)
+		ret = check_duplicates(att, h);
+	if (!ret)
+		ret = check_backstop(att, h);
+	/* Mid-change, the rest is in motion by design: judged once it is done. */
+	if (ret || h->changing)
+		return ret;
 	if (att->nft.in_transition)
 		ret = problem(h, "an interrupted mark change left the previous mark's rule; run "
 				 "'ctbypass attach' again");
 	if (!ret)
 		ret = check_coverage(att, h);
 	if (!ret)
-		ret = check_duplicates(att, h);
-	if (!ret)
 		ret = check_maps(att, h);
-	if (!ret)
-		ret = check_backstop(att, h);
 	return ret;
 }
 

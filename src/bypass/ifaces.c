@@ -191,6 +191,12 @@ static int check_named(const struct link *l, const char *name, char *err, size_t
 		snprintf(err, errlen, "unknown interface '%s'", name);
 		return -ENODEV;
 	}
+	/* The name goes into an nftables set as a quoted string. */
+	if (strpbrk(name, "\"\\")) {
+		snprintf(err, errlen, "interface '%s': names with quotes or backslashes are not "
+				      "supported with --iface", name);
+		return -EINVAL;
+	}
 	if (l->loopback) {
 		snprintf(err, errlen,
 			 "interface '%s' is loopback: loopback traffic is bypassed by the output "

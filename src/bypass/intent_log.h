@@ -23,7 +23,7 @@ int ctb_intent_note_qdisc(int ifindex);
  */
 int ctb_intent_recover(unsigned int *removed);
 
-/* After a command completed (or rolled back) whole: nothing is pending. */
+/* Forgets every entry; ctb_intent_recover calls it once all are resolved. */
 void ctb_intent_clear(void);
 
 /* For status: the interfaces an interrupted command left pending; caller frees. */

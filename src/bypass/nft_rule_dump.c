@@ -34,14 +34,18 @@ static int parse_counter(const struct nlattr *data, struct ctb_nft_rule *out)
 	const struct nlattr *attr;
 
 	mnl_attr_for_each_nested(attr, data) {
+		uint16_t type = mnl_attr_get_type(attr);
 		uint64_t v;
 
+		/* Others, e.g. NFTA_COUNTER_PAD where the kernel aligns 64-bit values. */
+		if (type != NFTA_COUNTER_PACKETS && type != NFTA_COUNTER_BYTES)
+			continue;
 		if (mnl_attr_validate(attr, MNL_TYPE_U64))
 			return -EPROTO;
 		v = be64toh(mnl_attr_get_u64(attr));
-		if (mnl_attr_get_type(attr) == NFTA_COUNTER_PACKETS)
+		if (type == NFTA_COUNTER_PACKETS)
 			out->packets += v;
-		else if (mnl_attr_get_type(attr) == NFTA_COUNTER_BYTES)
+		else
 			out->bytes += v;
 	}
 	out->counters++;

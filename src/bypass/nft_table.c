@@ -206,26 +206,38 @@ static void render_iface_list(FILE *f, const char *list)
  * (where the classifier marks it); the IP pass after it skips prerouting
  * (ip_sabotage_in). So our bit would reach input rules: clear it there too.
  */
-static void render_scrub_rules(FILE *f, __u32 mark, __u32 extra_mark)
+static void render_scrub_rules(FILE *f, const __u32 *marks, size_t count)
 {
 	/* "add" on every change: idempotent, and tables of any age gain it. */
 	fputs("add chain " T " input_scrub { type filter hook input priority raw; policy accept; }\n"
 	      "flush chain " T " input_scrub\n", f);
-	for (int i = 0; i < 2; i++) {
-		__u32 m = i ? extra_mark : mark;
-
-		if (!m || (i && m == mark))
-			continue;
+	for (size_t i = 0; i < count; i++)
 		fprintf(f,
 			"add rule " T " input_scrub meta mark & 0x%x == 0x%x iif @classified "
 			"meta mark set meta mark & 0x%x\n",
-			m, m, ~m);
+			marks[i], marks[i], ~marks[i]);
+}
+
+/* The marks a step NOTRACKs: the configuration's, then each extra one once. */
+static size_t step_marks(const struct ctb_nft_step *st, __u32 marks[3])
+{
+	size_t n = 0;
+
+	marks[n++] = st->want->mark;
+	for (size_t i = 0; st->grow && i < 2; i++) {
+		__u32 m = st->extra_marks[i];
+
+		if (m && m != marks[0] && (n < 2 || m != marks[1]))
+			marks[n++] = m;
 	}
+	return n;
 }
 
 char *ctb_nft_render(const struct ctb_nft_step *st)
 {
 	const struct ctb_config *cfg = st->want;
+	__u32 marks[3];
+	size_t count;
 	char comment[96];
 	char *script = NULL;
 	size_t len = 0;
@@ -247,11 +259,15 @@ char *ctb_nft_render(const struct ctb_nft_step *st)
 	render_classified_changes(f, st);
 	/* Rules, unlike set elements, are swapped seamlessly within a transaction. */
 	fputs("flush chain " T " prerouting\n", f);
+	count = step_marks(st, marks);
 	render_mark_rule(f, cfg->mark, comment);
-	if (st->grow && st->extra_mark && st->extra_mark != cfg->mark)
-		render_mark_rule(f, st->extra_mark, COMMENT_TAG " transition");
+	for (size_t i = 1; i < count; i++) {
+		/* The mark in the comment: an interrupted change leaves it to the next. */
+		snprintf(comment, sizeof(comment), COMMENT_TAG " transition mark=0x%x", marks[i]);
+		render_mark_rule(f, marks[i], comment);
+	}
 	fputs("add rule " T " prerouting jump backstop\n", f);
-	render_scrub_rules(f, cfg->mark, st->grow ? st->extra_mark : 0);
+	render_scrub_rules(f, marks, count);
 	if (fclose(f)) {
 		free(script);
 		return NULL;
@@ -319,8 +335,11 @@ static int parse_comment(struct ctb_nft_state *st, const char *comment)
 	unsigned int mark, forced;
 	char errbuf[64];
 
-	if (!strcmp(comment, COMMENT_TAG " transition")) {
+	if (!strncmp(comment, COMMENT_TAG " transition", strlen(COMMENT_TAG " transition"))) {
 		st->in_transition = true;
+		if (sscanf(comment, COMMENT_TAG " transition mark=0x%x", &mark) != 1)
+			mark = 0;
+		st->transition_mark = mark;
 		return 0;
 	}
 	if (sscanf(comment, COMMENT_TAG " mark=0x%x proto=%15s forced=%u", &mark, protos,
@@ -347,7 +366,8 @@ static int take_rule(const struct ctb_nft_rule *rule, void *data)
 		/* The one rule without a comment: the jump to the backstop. */
 		if (!rule->comment[0])
 			return 0;
-		if (strcmp(rule->comment, COMMENT_TAG " transition")) {
+		if (strncmp(rule->comment, COMMENT_TAG " transition",
+			    strlen(COMMENT_TAG " transition"))) {
 			add_counter(&st->arrivals, rule);
 			st->saw_config = true;
 		}

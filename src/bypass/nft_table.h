@@ -23,6 +23,7 @@ struct ctb_nft_state {
 	struct ctb_counter departures; /* output rules, all sets */
 	struct ctb_counter loopback; /* loopback rules, all sets */
 	bool in_transition; /* a second mark rule was left by an interrupted run */
+	__u32 transition_mark; /* its mark (0 when written by a version that did not say) */
 	bool has_backstop; /* written by a version with the backstop chain */
 	bool saw_config; /* the prerouting rule's comment was read */
 	struct ctb_counter backstop; /* arrivals the classifier missed, untracked anyway */
@@ -46,7 +47,9 @@ struct ctb_nft_step {
 	const struct ctb_config *have; /* NULL: no table yet, create it */
 	bool grow;
 	bool upgrade; /* HAVE is a table without the backstop: add it */
-	__u32 extra_mark;
+	/* Also NOTRACK these marks while the classifiers that set them may run
+	 * (the previous one's, and one an interrupted change left); 0: none. */
+	__u32 extra_marks[2];
 	/* Interfaces whose marks the prerouting rule trusts (set `classified`). */
 	const struct ctb_iface_list *classified_want, *classified_have;
 };

@@ -27,6 +27,7 @@
  * the table.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,10 @@ static int grow(struct change *c, char *err, size_t errlen)
 		.have = c->have,
 		.grow = true,
 		.upgrade = c->have && !att->nft.has_backstop,
-		.extra_mark = c->have ? c->have->mark : 0,
+		/* The old classifier may run until step 2, and so may one an
+		 * interrupted change left on some interfaces. */
+		.extra_marks = { c->have ? c->have->mark : 0,
+				 c->have ? att->nft.transition_mark : 0 },
 		.classified_want = &c->trusted,
 		.classified_have = &att->nft.classified,
 	};
@@ -166,6 +170,12 @@ static int attach_filters(struct change *c, int prog_fd, char *err, size_t errle
 		struct tc_undo *u = &c->undo[c->undo_count];
 		int ret = ctb_tc_attach(iface->ifindex, prog_fd, &u->added, &u->filter);
 
+		/* A container's veth going away meanwhile is ordinary on a busy host: with
+		 * the default interfaces, go on without it (one named with --iface fails). */
+		if (ret == -ENODEV && !c->want->iface_list) {
+			ctb_warn("%s went away during the change: skipped", iface->name);
+			continue;
+		}
 		if (ret) {
 			snprintf(err, errlen, "cannot attach the classifier to %s: %s%s", iface->name,
 				 strerror(-ret),
@@ -179,6 +189,22 @@ static int attach_filters(struct change *c, int prog_fd, char *err, size_t errle
 		c->undo_count++;
 	}
 	return 0;
+}
+
+/*
+ * A second filter of ours on one interface (left by concurrent commands of an
+ * older version) runs the classifier twice. A redundant copy: removing it is
+ * safe at any point, and before the read-back, which wants one per interface.
+ */
+static void detach_duplicates(const struct ctb_attachment *att)
+{
+	for (size_t i = 0; i < att->duplicate_count; i++) {
+		int ret = ctb_tc_detach(&att->duplicates[i]);
+
+		if (ret)
+			ctb_warn("cannot remove a duplicate classifier from ifindex %d: %s",
+				 att->duplicates[i].ifindex, strerror(-ret));
+	}
 }
 
 /* Step 2: the classifier, new or reloaded over the same maps, and its filters. */
@@ -204,9 +230,13 @@ static int set_classifier(struct change *c, bool reload_prog, char *err, size_t 
 		snprintf(err, errlen, "cannot write the classifier's maps: %s", strerror(-ret));
 		return ret;
 	}
-	if (!c->skel)
-		return 0;
-	return attach_filters(c, bpf_program__fd(c->skel->progs.ctb_ingress), err, errlen);
+	if (c->skel) {
+		ret = attach_filters(c, bpf_program__fd(c->skel->progs.ctb_ingress), err, errlen);
+		if (ret)
+			return ret;
+	}
+	detach_duplicates(c->att);
+	return 0;
 }
 
 static void detach_unwanted(const struct change *c)
@@ -222,14 +252,6 @@ static void detach_unwanted(const struct change *c)
 		if (ret)
 			ctb_warn("cannot remove the classifier from %s: %s",
 				 att->ifaces.items[i].name, strerror(-ret));
-	}
-	/* A second filter of ours on one interface would run the classifier twice. */
-	for (size_t i = 0; i < att->duplicate_count; i++) {
-		int ret = ctb_tc_detach(&att->duplicates[i]);
-
-		if (ret)
-			ctb_warn("cannot remove a duplicate classifier from ifindex %d: %s",
-				 att->duplicates[i].ifindex, strerror(-ret));
 	}
 }
 
@@ -254,8 +276,15 @@ static int verify(const struct change *c, char *err, size_t errlen)
 		ret = -EIO;
 	}
 	for (size_t i = 0; !ret && i < c->ifaces->count; i++) {
+		const struct ctb_iface *iface = &c->ifaces->items[i];
 		struct ctb_tc_filter all[CTB_TC_HANDLES];
-		size_t n = ctb_tc_find_all(c->ifaces->items[i].ifindex, all);
+		size_t n;
+
+		/* Gone since (skipped above, or just now): nothing to read back. */
+		if (if_nametoindex(iface->name) != (unsigned int)iface->ifindex &&
+		    !c->want->iface_list)
+			continue;
+		n = ctb_tc_find_all(iface->ifindex, all);
 
 		if (n == 1 && (!prog_id || all[0].prog_id == prog_id)) {
 			prog_id = all[0].prog_id;
@@ -292,12 +321,18 @@ static void rollback(struct change *c)
 	/* Reused maps go back to what they held; fresh ones die with their program. */
 	if (c->maps_written && att->have_maps && c->have)
 		ctb_maps_write(&att->maps, c->have);
+	/* As on the way forward: packets marked under the wanted maps meet the
+	 * prerouting rule before the sets shrink under them. */
+	if (c->undo_count || c->maps_written)
+		wait_for_marked_packets();
 	if (!c->have) {
 		ctb_nft_delete(err, sizeof(err));
 		return;
 	}
-	/* SHRINK from WANT back to HAVE deletes exactly what GROW added. */
-	if (shrink(c, c->have, c->want, &att->nft.classified, err, sizeof(err)))
+	/* SHRINK from WANT back to HAVE deletes exactly what GROW added. A table
+	 * from before `classified` trusted no set: trust where the old filters are. */
+	if (shrink(c, c->have, c->want,
+		   att->nft.has_backstop ? &att->nft.classified : &att->ifaces, err, sizeof(err)))
 		ctb_warn("rolling back nftables failed: %s", err);
 }
 
@@ -400,7 +435,9 @@ int ctb_attachment_remove(struct ctb_attachment *att, char *err, size_t errlen)
 	ret = ret ? ret : r;
 	if (att->filter_count || att->duplicate_count)
 		wait_for_marked_packets();
-	if (att->nft.present || !ret) {
+	/* A filter that stayed still marks: keep the rules that untrack and clear
+	 * it, so that `detach` again finds and removes everything, in order. */
+	if (!ret) {
 		char nft_err[CTB_ERR_LEN];
 
 		r = ctb_nft_delete(nft_err, sizeof(nft_err));

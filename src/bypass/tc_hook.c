@@ -192,7 +192,9 @@ int ctb_tc_remove_bare_clsact(int ifindex)
 	ret = count_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &in);
 	if (!ret)
 		ret = count_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &out);
-	if (ret || in || out) {
+	if (ret)
+		return ret; /* cannot tell: the intent log keeps it for later */
+	if (in || out) {
 		ctb_debug("keeping clsact qdisc on ifindex %d: %u other filters", ifindex, in + out);
 		return 0;
 	}

@@ -66,8 +66,11 @@ static int filter_cb(const struct nlmsghdr *nlh, void *data)
 	const struct tcmsg *tcm = mnl_nlmsg_get_payload(nlh);
 	struct ctb_tc_neighbours *out = data;
 	const struct nlattr *attr;
-	__u32 prio = TC_H_MAJ(tcm->tcm_info) >> 16;
+	__u32 prio;
 
+	if (nlh->nlmsg_type != RTM_NEWTFILTER || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*tcm)))
+		return MNL_CB_OK;
+	prio = TC_H_MAJ(tcm->tcm_info) >> 16;
 	/* A dump lists each priority once without a handle, then its filters. */
 	if (!tcm->tcm_handle)
 		return MNL_CB_OK;

@@ -267,6 +267,13 @@ int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 	ret = ctb_enter_target(ctx);
 	if (ret)
 		goto out;
+	/* A dry run changes nothing: it needs no lock, and must not wait for one. */
+	if (!args.dry_run) {
+		ret = ctb_begin_change(ctx, "attach", args.wait_seconds, &lock);
+		if (ret)
+			goto out;
+	}
+	/* Under the lock: after a wait, the interfaces are those of now. */
 	ret = resolve_ifaces(args.iface_list, &ifaces);
 	if (ret)
 		goto out;
@@ -274,12 +281,6 @@ int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 		ctb_err("attach failed, nothing was changed: out of memory");
 		ret = CTB_EXIT_RUNTIME;
 		goto out;
-	}
-	/* A dry run changes nothing: it needs no lock, and must not wait for one. */
-	if (!args.dry_run) {
-		ret = ctb_begin_change(ctx, "attach", args.wait_seconds, &lock);
-		if (ret)
-			goto out;
 	}
 	if (ctb_attachment_find(&att, err, sizeof(err))) {
 		ctb_err("cannot read the current state: %s", err);

@@ -48,7 +48,7 @@ void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb
 	struct ctb_nft_step grow = {
 		.want = cfg, .have = have, .grow = true,
 		.upgrade = have && !att->nft.has_backstop,
-		.extra_mark = have ? have->mark : 0,
+		.extra_marks = { have ? have->mark : 0, have ? att->nft.transition_mark : 0 },
 		.classified_want = ifaces, .classified_have = &att->nft.classified,
 	};
 	struct ctb_nft_step shrink = {

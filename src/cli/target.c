@@ -67,8 +67,13 @@ void ctb_end_change(struct ctb_lock *lock, bool ok, bool detached)
 	/* After a failure, the log stays for the next command to check again. */
 	char path[128];
 
-	if (ok)
-		ctb_intent_clear();
+	unsigned int removed;
+
+	/* The log is cleared only once everything it names is resolved: a qdisc
+	 * noted and still bare (a removal that failed) is removed now, and one
+	 * that cannot be checked stays noted for the next command. */
+	if (ok && ctb_intent_recover(&removed))
+		ctb_warn("some cleanup is left for the next command ('ctbypass status' says)");
 	/* Nothing of ours left: neither is the last look at its backstop. */
 	if (ok && detached && !ctb_runtime_path("backstop", path, sizeof(path)))
 		unlink(path);

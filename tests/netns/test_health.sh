@@ -86,6 +86,24 @@ test_map_set_disagree() {
 	check "detach" ctb detach
 }
 
+# A second ctbypass filter on one interface, as concurrent commands of an older
+# version left: status names it, attach removes it.
+test_duplicate_filter() {
+	local n
+	check "attach --ports 80" ctb attach --ports 80
+	tc -n "$SRV_NS" filter add dev "$SRV_DEV" ingress prio 1 handle 0xc7b0 bpf \
+		obj "$CTBT_ROOT/build/bpf/classifier.bpf.o" sec tc direct-action
+	check_eq "a second classifier filter on $SRV_DEV" 0 "$?"
+	check_eq "status exits 1" 1 "$(status_rc)"
+	check "the problem names the interface" bash -c \
+		"grep -q 'more than one ctbypass classifier on 1 interface: $SRV_DEV' <<<\"\$1\"" _ "$(problems)"
+	check "attach again" ctb attach --ports 80
+	n=$(tc -n "$SRV_NS" filter show dev "$SRV_DEV" ingress | grep -c 'handle 0xc7b')
+	check_eq "one classifier filter left" 1 "$n"
+	check_eq "healed: status exits 0" 0 "$(status_rc)"
+	check "detach" ctb detach
+}
+
 lab_up
 start_nginx "$SRV_NS" 80 || fail "start nginx"
 test_not_attached
@@ -93,4 +111,5 @@ test_flushed_ruleset
 test_new_interface
 test_recreated_named_interface
 test_map_set_disagree
+test_duplicate_filter
 finish

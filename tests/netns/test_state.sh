@@ -87,7 +87,7 @@ test_replace_under_traffic() {
 	# New connections one after another, while the setup keeps changing under them
 	# (the mark changes every other time) until they are done: at most 30 changes.
 	# --no-flush: a flush would delete the very entries a gap would have created.
-	tg "$CLI_NS" connect --proto tcp --to "$SRV_IP4" --port 80 --http --count 10000 \
+	tg "$CLI_NS" connect --proto tcp --to "$SRV_IP4" --port 80 --http --count 40000 \
 		--timeout-ms 2000 >"$_CTBT_TMP/replace.out" 2>&1 &
 	pid=$!
 	lab_track_pid "$pid"
@@ -104,7 +104,7 @@ test_replace_under_traffic() {
 	# Three changes include at least one change of mark (the setups alternate).
 	check_ge "the setup changed under traffic" 3 "$changes"
 	check_eq "every change succeeded" 0 "$failed_changes"
-	check_eq "all connections succeeded during the changes" "0 ok=10000 fail=0" \
+	check_eq "all connections succeeded during the changes" "0 ok=40000 fail=0" \
 		"$rc $(tail -n 1 "$_CTBT_TMP/replace.out")"
 	if ! check_eq "port 80 was never tracked in between" 0 "$(port80_entries)"; then
 		echo "    | tracked entries (first 8):"
