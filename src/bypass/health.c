@@ -244,6 +244,10 @@ int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *h)
 			      CTB_NFT_TABLE);
 		return ret ? ret : check_duplicates(att, h);
 	}
+	if (!ret && !att->nft.complete)
+		ret = problem(h, "table inet %s lacks some of its rules (deleted by hand?): the "
+				 "bypass may be one-sided; run 'ctbypass attach' again",
+			      CTB_NFT_TABLE);
 	if (!ret)
 		ret = check_duplicates(att, h);
 	if (!ret)

@@ -22,7 +22,10 @@
 #define T "inet " CTB_NFT_TABLE
 #define COMMENT_TAG "ctbypass/1"
 
-/* The fixed part: sets, chains and the output rules that never change. */
+/*
+ * The table, its sets and chains: "add" is idempotent, so this goes into every
+ * change, and a table of any age gains what later versions added.
+ */
 static const char table_layout[] =
 	"add table " T "\n"
 	/* Single ports, not ranges: an update then adds and deletes only the ports
@@ -32,44 +35,54 @@ static const char table_layout[] =
 	"flags interval; counter; }\n"
 	"add set " T " upstreams_v6 { type ipv6_addr . inet_proto . inet_service; "
 	"flags interval; counter; }\n"
+	"add set " T " classified { type iface_index; }\n"
 	"add chain " T " prerouting { type filter hook prerouting priority raw; policy accept; }\n"
 	"add chain " T " output { type filter hook output priority raw; policy accept; }\n"
 	"add chain " T " loopback\n"
-	/* Departures: replies from our servers, requests to upstreams. Each rule
-	 * ends this chain once it matched ("accept" here only ends our own chain),
-	 * so a reply from a server port costs one set lookup, not three. */
+	"add chain " T " backstop\n";
+
+/*
+ * The rules that never change, written whole into a new table, and again into
+ * one whose rules are not all there (an older version's, or rules deleted by
+ * hand): flushing a chain and adding its rules back in one transaction is
+ * seamless (unlike a set's elements), though their counters restart.
+ *
+ * Departures: replies from our servers, requests to upstreams. Each rule ends
+ * this chain once it matched ("accept" here only ends our own chain), so a
+ * reply from a server port costs one set lookup, not three. Loopback never
+ * passes the TC classifier: its arrivals are judged on output.
+ *
+ * The backstop makes nftables complete on its own for local arrivals the
+ * classifier did not mark (an interface without it, a tc program ahead of it,
+ * headers it does not parse), so that every packet of bypassed traffic is
+ * untracked in both directions whatever the classifier saw. The set lookup
+ * comes first: unrelated traffic pays for it and nothing else. Its own chain
+ * keeps its counters across changes (prerouting is rewritten by each).
+ */
+static const char fixed_rules[] =
+	"flush chain " T " output\n"
 	"add rule " T " output meta l4proto . th sport @server_ports counter notrack accept\n"
 	"add rule " T " output ip daddr . meta l4proto . th dport @upstreams_v4 counter notrack accept\n"
 	"add rule " T " output ip6 daddr . meta l4proto . th dport @upstreams_v6 counter notrack accept\n"
-	/* Loopback never passes the TC classifier: judge its arrivals here. */
 	"add rule " T " output oif lo jump loopback\n"
+	"flush chain " T " loopback\n"
 	"add rule " T " loopback meta l4proto . th dport @server_ports counter notrack accept\n"
 	"add rule " T " loopback ip saddr . meta l4proto . th sport @upstreams_v4 counter notrack accept\n"
-	"add rule " T " loopback ip6 saddr . meta l4proto . th sport @upstreams_v6 counter notrack accept\n";
-
-/*
- * Added to tables of any age (a table written before they existed gains them
- * on its next change): the interfaces whose marks are trusted, and the
- * backstop. The backstop makes nftables complete on its own for local
- * arrivals the classifier did not mark (an interface without it, a tc program
- * ahead of it, headers it does not parse), so that every packet of bypassed
- * traffic is untracked in both directions whatever the classifier saw. The
- * set lookup comes first: unrelated traffic pays for it and nothing else.
- * Its own chain keeps its counters across changes (prerouting is rewritten).
- */
-static const char backstop_layout[] =
-	"add set " T " classified { type iface_index; }\n"
-	"add chain " T " backstop\n"
-
+	"add rule " T " loopback ip6 saddr . meta l4proto . th sport @upstreams_v6 counter notrack accept\n"
 	"flush chain " T " backstop\n"
 	/* Loopback arrivals met conntrack on output already (chain loopback). */
 	"add rule " T " backstop iif lo return\n"
 	"add rule " T " backstop meta l4proto . th dport @server_ports fib daddr type local "
-	"counter notrack comment \"" "ctbypass/1 backstop\"\n"
+	"counter notrack comment \"" COMMENT_TAG " backstop\"\n"
 	"add rule " T " backstop ip saddr . meta l4proto . th sport @upstreams_v4 "
-	"fib daddr type local counter notrack comment \"ctbypass/1 backstop\"\n"
+	"fib daddr type local counter notrack comment \"" COMMENT_TAG " backstop\"\n"
 	"add rule " T " backstop ip6 saddr . meta l4proto . th sport @upstreams_v6 "
-	"fib daddr type local counter notrack comment \"ctbypass/1 backstop\"\n";
+	"fib daddr type local counter notrack comment \"" COMMENT_TAG " backstop\"\n";
+
+/* What fixed_rules puts in each chain, to tell a complete table from one that is not. */
+#define OUTPUT_RULES 4
+#define LOOPBACK_RULES 3
+#define BACKSTOP_RULES 4
 
 static void render_mark_rule(FILE *f, __u32 mark, const char *comment)
 {
@@ -245,10 +258,9 @@ char *ctb_nft_render(const struct ctb_nft_step *st)
 
 	if (!f)
 		return NULL;
-	if (!st->have)
-		fputs(table_layout, f);
+	fputs(table_layout, f);
 	if (!st->have || st->upgrade)
-		fputs(backstop_layout, f);
+		fputs(fixed_rules, f);
 	render_iface_list(f, cfg->iface_list);
 	snprintf(comment, sizeof(comment), COMMENT_TAG " mark=0x%x proto=%s forced=%d", cfg->mark,
 		 ctb_protocols_name(cfg->protocols), cfg->forced);
@@ -364,8 +376,10 @@ static int take_rule(const struct ctb_nft_rule *rule, void *data)
 
 	if (!strcmp(rule->chain, "prerouting")) {
 		/* The one rule without a comment: the jump to the backstop. */
-		if (!rule->comment[0])
+		if (!rule->comment[0]) {
+			st->backstop_jump = true;
 			return 0;
+		}
 		if (strncmp(rule->comment, COMMENT_TAG " transition",
 			    strlen(COMMENT_TAG " transition"))) {
 			add_counter(&st->arrivals, rule);
@@ -374,11 +388,13 @@ static int take_rule(const struct ctb_nft_rule *rule, void *data)
 		return parse_comment(st, rule->comment);
 	}
 	if (!strcmp(rule->chain, "backstop")) {
-		st->has_backstop = true;
+		st->rules_backstop++;
 		add_counter(&st->backstop, rule);
 	} else if (!strcmp(rule->chain, "output")) {
+		st->rules_output++;
 		add_counter(&st->departures, rule);
 	} else if (!strcmp(rule->chain, "loopback")) {
+		st->rules_loopback++;
 		add_counter(&st->loopback, rule);
 	}
 	return 0;
@@ -630,6 +646,9 @@ int ctb_nft_read(struct ctb_nft_state *st, char *err, size_t errlen)
 	ret = ctb_nft_rules_read(take_rule, st);
 	if (!ret && !st->saw_config)
 		ret = -EPROTO;
+	st->has_backstop = st->rules_backstop > 0;
+	st->complete = st->backstop_jump && st->rules_output == OUTPUT_RULES &&
+		       st->rules_loopback == LOOPBACK_RULES && st->rules_backstop == BACKSTOP_RULES;
 	if (!ret)
 		ret = ctb_nft_read_server_ports(&ports[0], &ports[1]);
 	if (!ret) {

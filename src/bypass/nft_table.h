@@ -25,6 +25,9 @@ struct ctb_nft_state {
 	bool in_transition; /* a second mark rule was left by an interrupted run */
 	__u32 transition_mark; /* its mark (0 when written by a version that did not say) */
 	bool has_backstop; /* written by a version with the backstop chain */
+	bool complete; /* every fixed rule is there (none deleted by hand, not an old layout) */
+	bool backstop_jump;
+	unsigned int rules_output, rules_loopback, rules_backstop;
 	bool saw_config; /* the prerouting rule's comment was read */
 	struct ctb_counter backstop; /* arrivals the classifier missed, untracked anyway */
 	struct ctb_iface_list classified; /* set `classified`: ifindex only */
@@ -46,7 +49,7 @@ struct ctb_nft_step {
 	const struct ctb_config *want;
 	const struct ctb_config *have; /* NULL: no table yet, create it */
 	bool grow;
-	bool upgrade; /* HAVE is a table without the backstop: add it */
+	bool upgrade; /* HAVE lacks some fixed rules (older version, deleted by hand): rewrite them */
 	/* Also NOTRACK these marks while the classifiers that set them may run
 	 * (the previous one's, and one an interrupted change left); 0: none. */
 	__u32 extra_marks[2];

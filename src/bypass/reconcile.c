@@ -127,7 +127,7 @@ static int grow(struct change *c, char *err, size_t errlen)
 		.want = c->want,
 		.have = c->have,
 		.grow = true,
-		.upgrade = c->have && !att->nft.has_backstop,
+		.upgrade = c->have && !att->nft.complete,
 		/* The old classifier may run until step 2, and so may one an
 		 * interrupted change left on some interfaces. */
 		.extra_marks = { c->have ? c->have->mark : 0,

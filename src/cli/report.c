@@ -47,7 +47,7 @@ void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb
 	const struct ctb_config *have = att->nft.present ? &att->nft.cfg : NULL;
 	struct ctb_nft_step grow = {
 		.want = cfg, .have = have, .grow = true,
-		.upgrade = have && !att->nft.has_backstop,
+		.upgrade = have && !att->nft.complete,
 		.extra_marks = { have ? have->mark : 0, have ? att->nft.transition_mark : 0 },
 		.classified_want = ifaces, .classified_have = &att->nft.classified,
 	};

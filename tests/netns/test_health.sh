@@ -104,6 +104,25 @@ test_duplicate_filter() {
 	check "detach" ctb detach
 }
 
+# One of the table's fixed rules deleted by hand (here the jump to the backstop):
+# status says the table is incomplete, attach writes its rules again.
+test_rule_deleted() {
+	local handle
+	check "attach --ports 80" ctb attach --ports 80
+	handle=$(ip netns exec "$SRV_NS" nft -a list chain inet ctbypass prerouting |
+		sed -n 's/.*jump backstop # handle \([0-9]*\)/\1/p')
+	check "delete the jump to the backstop" \
+		in_ns "$SRV_NS" nft delete rule inet ctbypass prerouting handle "$handle"
+	check_eq "status exits 1" 1 "$(status_rc)"
+	check "the problem says rules are missing" bash -c \
+		"grep -q 'lacks some of its rules' <<<\"\$1\"" _ "$(problems)"
+	check "attach again" ctb attach --ports 80
+	check "the jump is back" bash -c \
+		"ip netns exec '$SRV_NS' nft list chain inet ctbypass prerouting | grep -q 'jump backstop'"
+	check_eq "healed: status exits 0" 0 "$(status_rc)"
+	check "detach" ctb detach
+}
+
 lab_up
 start_nginx "$SRV_NS" 80 || fail "start nginx"
 test_not_attached
@@ -112,4 +131,5 @@ test_new_interface
 test_recreated_named_interface
 test_map_set_disagree
 test_duplicate_filter
+test_rule_deleted
 finish
