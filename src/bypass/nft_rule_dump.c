@@ -129,16 +129,10 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 int ctb_nft_rules_read(int (*cb)(const struct ctb_nft_rule *rule, void *data), void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = ctb_nft_request(buf, NFT_MSG_GETRULE, NLM_F_DUMP);
 	struct read_ctx ctx = { cb, data, 0 };
-	struct nfgenmsg *nfg;
 	int ret;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
-	nfg->version = NFNETLINK_V0;
 	/* The kernel dumps only this table's rules. */
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, CTB_NFT_TABLE);
 	ret = ctb_nl_request(NETLINK_NETFILTER, nlh, rule_cb, &ctx);

@@ -105,18 +105,12 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 int ctb_nft_read_server_ports(struct ctb_portset *tcp, struct ctb_portset *udp)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = ctb_nft_request(buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
 	struct ports_ctx ctx = { tcp, udp, 0 };
-	struct nfgenmsg *nfg;
 	int ret;
 
 	ctb_portset_clear(tcp);
 	ctb_portset_clear(udp);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
-	nfg->version = NFNETLINK_V0;
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, CTB_NFT_TABLE);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, "server_ports");
 	ret = ctb_nl_request(NETLINK_NETFILTER, nlh, dump_cb, &ctx);

@@ -570,16 +570,10 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 static int table_present(bool *present, char *err, size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = ctb_nft_request(buf, NFT_MSG_GETTABLE, NLM_F_ACK);
 	int ret;
 
 	*present = false;
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
-	nfg->version = NFNETLINK_V0;
 	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, CTB_NFT_TABLE);
 	ret = ctb_nl_request(NETLINK_NETFILTER, nlh, table_cb, present);
 	if (ret == -ENOENT) {

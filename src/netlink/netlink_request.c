@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
 #include "netlink_request.h"
 
 /*
@@ -51,4 +53,17 @@ out:
 		mnl_socket_close(nl);
 	free(buf);
 	return ret;
+}
+
+struct nlmsghdr *ctb_nft_request(char *buf, int msg_type, int flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | msg_type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	return nlh;
 }

@@ -12,4 +12,11 @@
  */
 int ctb_nl_request(int protocol, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
 
+/*
+ * Starts an nf_tables request of MSG_TYPE (NFT_MSG_GET…) for the inet family
+ * in BUF (MNL_SOCKET_BUFFER_SIZE bytes), with FLAGS besides NLM_F_REQUEST;
+ * the caller adds attributes and sends it with ctb_nl_request.
+ */
+struct nlmsghdr *ctb_nft_request(char *buf, int msg_type, int flags);
+
 #endif

@@ -54,14 +54,9 @@ half_tracked() { # SYN_SENT entries of a port: a handshake whose reply conntrack
 	ct_entries "$SRV_NS" -p tcp --orig-port-dst "$1" --state SYN_SENT
 }
 
-late_down() {
-	[ -n "$LATE_NS" ] && ip netns del "$LATE_NS" 2>/dev/null
-	LATE_NS=
-}
-
-test_late_interface() {
-	local before ok
-	check "attach --ports 80" ctb attach --ports 80
+# A namespace joined to the server's by a veth created now, after attach:
+# late-s ($LATE_SRV) in the server namespace, late-c ($LATE_CLI) in $LATE_NS.
+late_up() {
 	LATE_NS=ctbt-$$-late
 	lab_on_down late_down
 	ip netns add "$LATE_NS" &&
@@ -70,6 +65,17 @@ test_late_interface() {
 		ip -n "$LATE_NS" addr add "$LATE_CLI/24" dev late-c &&
 		ip -n "$SRV_NS" link set late-s up && ip -n "$LATE_NS" link set late-c up &&
 		ip -n "$LATE_NS" link set lo up
+}
+
+late_down() {
+	[ -n "$LATE_NS" ] && ip netns del "$LATE_NS" 2>/dev/null
+	LATE_NS=
+}
+
+test_late_interface() {
+	local before ok
+	check "attach --ports 80" ctb attach --ports 80
+	late_up
 	check_eq "an interface created after attach" 0 "$?"
 	before=$(invalid_drops 80)
 	in_ns "$SRV_NS" conntrack -F >/dev/null 2>&1
@@ -204,13 +210,7 @@ test_foreign_mark() {
 	local mark=0x4 ok
 	check "attach --ports 80 (mark $mark)" ctb attach --ports 80 --mark $mark
 	bit_watch_up $mark
-	LATE_NS=ctbt-$$-late
-	lab_on_down late_down
-	ip netns add "$LATE_NS" &&
-		ip link add late-s netns "$SRV_NS" type veth peer name late-c netns "$LATE_NS" &&
-		ip -n "$SRV_NS" addr add "$LATE_SRV/24" dev late-s &&
-		ip -n "$LATE_NS" addr add "$LATE_CLI/24" dev late-c &&
-		ip -n "$SRV_NS" link set late-s up && ip -n "$LATE_NS" link set late-c up &&
+	late_up &&
 		tc -n "$SRV_NS" qdisc add dev late-s clsact &&
 		tc -n "$SRV_NS" filter add dev late-s ingress prio 5 bpf \
 			obj "$CTBT_ROOT/build/tests/foreign_marker.bpf.o" sec tc direct-action
