@@ -4,7 +4,7 @@
  *
  *   trafficgen serve   --proto tcp|udp --port P [--bind ADDR] [--duration S]
  *   trafficgen connect --proto tcp|udp --to ADDR --port P [--count N] [--size B]
- *                      [--timeout-ms T] [--sport P] [--bind ADDR] [--http]
+ *                      [--timeout-ms T] [--sport P] [--bind ADDR] [--http] [--pause-ms P]
  *
  * The server replies to every TCP connection with a short HTTP response and
  * echoes every UDP datagram from the address it arrived at. The client makes
@@ -52,6 +52,7 @@ struct tg_opts {
 	unsigned int count;
 	unsigned int size;
 	unsigned int timeout_ms;
+	unsigned int pause_ms; /* between attempts: a steady rate the host can keep up with */
 };
 
 static volatile sig_atomic_t stop; /* the signal that asked us to stop */
@@ -82,7 +83,7 @@ static void usage(FILE *f)
 		   "                  [--duration S]\n"
 		   "       trafficgen [-n NETNS] connect --proto tcp|udp --to ADDR --port P\n"
 		   "                  [--count N] [--size BYTES] [--timeout-ms T] [--sport P]\n"
-		   "                  [--bind ADDR] [--http]\n"
+		   "                  [--bind ADDR] [--http] [--pause-ms P]\n"
 		   "serve: TCP replies a short HTTP 200 and closes; UDP echoes each datagram.\n"
 		   "  Prints \"listening PROTO PORT\" once bound, \"served=N\" on exit; exits\n"
 		   "  after --duration seconds (default 60) or on SIGTERM/SIGINT.\n"
@@ -184,6 +185,11 @@ static int parse_option(struct tg_opts *o, int c, const char *arg)
 	case 'H':
 		o->http = true;
 		return 0;
+	case 'W':
+		if (parse_uint(arg, 1, 60000, &v))
+			return -EINVAL;
+		o->pause_ms = v;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -235,6 +241,7 @@ static int parse_args(int argc, char **argv, struct tg_opts *o)
 	    {"size", required_argument, NULL, 'S'},
 	    {"timeout-ms", required_argument, NULL, 'T'},
 	    {"http", no_argument, NULL, 'H'},
+	    {"pause-ms", required_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
@@ -739,6 +746,8 @@ static int run_connect(const struct tg_opts *o)
 	for (unsigned int n = 0; n < o->count && !stop; n++) {
 		int rc;
 
+		if (n && o->pause_ms)
+			usleep(o->pause_ms * 1000);
 		a.deadline = now_ms() + o->timeout_ms;
 		a.why = NULL;
 		a.err = 0;
@@ -758,6 +767,9 @@ static int run_connect(const struct tg_opts *o)
 			ok++;
 			continue;
 		}
+		/* Cut short by the signal that stops us: not a failure of the network. */
+		if (stop)
+			break;
 		if (++fail <= MAX_REPORTED_FAILURES)
 			fprintf(stderr, "trafficgen: attempt %u: %s%s%s\n", n + 1, a.why,
 				a.err ? ": " : "", a.err ? strerror(a.err) : "");
