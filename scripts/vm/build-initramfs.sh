@@ -27,7 +27,7 @@ modbase=$(cd "$moddir/../../.." && pwd)
 modules=(
 	nf_conntrack nf_conntrack_netlink nf_defrag_ipv4 nf_defrag_ipv6 ipv6
 	nf_tables nft_ct nft_fib_inet nft_fib_ipv4 nft_fib_ipv6
-	nf_nat nft_chain_nat nft_nat nft_reject_inet
+	nf_nat nft_chain_nat nft_nat nft_masq nft_reject_inet
 	veth dummy sch_ingress cls_bpf act_gact cls_matchall
 	# A bridge with br_netfilter (Docker, bridge CNIs) for the mark-hygiene test.
 	bridge br_netfilter nft_meta_bridge
