@@ -11,7 +11,7 @@ build=(clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 runtime=(iproute2 nftables conntrack)
 # libclang-rt-dev: ASan, UBSan and libFuzzer for clang (only recommended by clang, so
 # --no-install-recommends leaves them out); `make unit-asan` and `make fuzz` link them.
-test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-dev)
+test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-dev kmod procps)
 demo=(nginx-light curl wrk)
 vm=(qemu-system-x86 busybox-static cpio kmod)
 # make bench: load generators, plots, and the seeds' iptables rules to compare with.
