@@ -24,6 +24,10 @@ enum fw_ct_state {
 	FW_CT_RELATED = 1 << 2,
 	FW_CT_INVALID = 1 << 3, /* also: no conntrack entry at all */
 	FW_CT_UNTRACKED = 1 << 4,
+	/* iptables' --ctstate DNAT/SNAT: the entry is translated. Untracked
+	 * packets have no entry, so never; tracked ones may or may not. */
+	FW_CT_DNAT = 1 << 5,
+	FW_CT_SNAT = 1 << 6,
 };
 
 /* Transport protocols as bits. */
@@ -40,6 +44,10 @@ enum fw_match_kind {
 	FW_M_OIF,
 	FW_M_FAMILY, /* family: the rule applies to IPv4 (4) or IPv6 (6) only */
 	FW_M_UNKNOWN, /* anything we do not model: may or may not match */
+	/* Read from the packet's conntrack entry (ct mark, ct status, ct count,
+	 * connlimit, connbytes, a CONNMARK restore's result …): false for an
+	 * untracked packet, which has none; may or may not match a tracked one. */
+	FW_M_CT_DERIVED,
 };
 
 struct fw_port_range {
@@ -72,7 +80,27 @@ enum fw_verdict {
 	FW_V_RETURN,
 	FW_V_JUMP,
 	FW_V_GOTO,
-	FW_V_NAT, /* dnat, snat, masquerade, redirect: nat_kind says which */
+	FW_V_NAT, /* dnat, snat, masquerade, redirect: nat says which */
+	/* A target or statement we do not model (NFQUEUE, SYNPROXY, TPROXY, a
+	 * verdict map with keys we cannot evaluate, a jump to a chain we did not
+	 * read): it may accept, drop or let the packet go on. */
+	FW_V_UNKNOWN,
+};
+
+enum fw_nat_kind { FW_NAT_NONE, FW_NAT_DNAT, FW_NAT_REDIRECT, FW_NAT_SNAT, FW_NAT_MASQUERADE };
+
+/*
+ * Where a NAT rule sends the packet. For DNAT and REDIRECT the preflight asks
+ * whether the translated destination is a bypassed local port: the reply from
+ * that port would be untracked and never translated back.
+ */
+struct fw_nat {
+	enum fw_nat_kind kind;
+	bool understood; /* false: the translation is not one we can read (a map …) */
+	bool addr_given; /* dnat/snat to an address (else: kept, or the host's own) */
+	struct fw_prefix addr; /* the first address of the range, len 32 or 128 */
+	bool ports_given; /* to a port or range (else: the port is kept) */
+	struct fw_port_range ports;
 };
 
 struct fw_rule {
@@ -80,6 +108,7 @@ struct fw_rule {
 	size_t match_count;
 	enum fw_verdict verdict;
 	char target[FW_NAME_LEN]; /* jump/goto chain, or NAT kind ("dnat" …) */
+	struct fw_nat nat; /* verdict FW_V_NAT: the translation */
 	char helper[FW_NAME_LEN]; /* a conntrack helper this rule assigns, if any */
 	char text[FW_TEXT_LEN]; /* for messages: the rule as the operator wrote it */
 	uint64_t handle; /* nftables handle, or 1-based position for iptables */
