@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "firewall_model.h"
@@ -65,4 +67,24 @@ const struct fw_chain *fw_ruleset_find(const struct fw_ruleset *rs, const struct
 			return ch;
 	}
 	return NULL;
+}
+
+void fw_ruleset_add_unreadable(struct fw_ruleset *rs, const char *fmt, ...)
+{
+	char text[FW_UNREADABLE_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < rs->unreadable_count; i++)
+		if (!strcmp(rs->unreadable[i], text))
+			return; /* one line per cause, however many rules it hit */
+	if (rs->unreadable_count < FW_MAX_UNREADABLE) {
+		snprintf(rs->unreadable[rs->unreadable_count++], FW_UNREADABLE_LEN, "%s", text);
+		return;
+	}
+	/* Full: the last entry must still say that something else was not read. */
+	snprintf(rs->unreadable[FW_MAX_UNREADABLE - 1], FW_UNREADABLE_LEN,
+		 "more parts of the firewall could not be read");
 }

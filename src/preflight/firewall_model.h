@@ -131,15 +131,26 @@ struct fw_chain {
 	size_t rule_count;
 };
 
+#define FW_MAX_UNREADABLE 4
+#define FW_UNREADABLE_LEN 128
+
 struct fw_ruleset {
 	struct fw_chain *chains;
 	size_t chain_count;
+	/* What could not be read, and why ("iptables-legacy-save: not
+	 * installed"): the ruleset is incomplete, so the analysis cannot vouch
+	 * for it. Past FW_MAX_UNREADABLE the last entry says there were more. */
+	char unreadable[FW_MAX_UNREADABLE][FW_UNREADABLE_LEN];
+	size_t unreadable_count;
 };
 
 void fw_ruleset_free(struct fw_ruleset *rs);
 struct fw_chain *fw_ruleset_add_chain(struct fw_ruleset *rs);
 struct fw_rule *fw_chain_add_rule(struct fw_chain *chain);
 struct fw_match *fw_rule_add_match(struct fw_rule *rule, enum fw_match_kind kind);
+/* Records that part of the firewall could not be read (printf-style reason). */
+void fw_ruleset_add_unreadable(struct fw_ruleset *rs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 const struct fw_chain *fw_ruleset_find(const struct fw_ruleset *rs, const struct fw_chain *from,
 				       const char *name);
 

@@ -12,14 +12,16 @@
 
 extern char **environ;
 
-#define MAX_SKIP 16
+#define MAX_SKIP FW_MAX_SKIP
 
-/* Runs a save command (fixed argv) and returns its stdout, or NULL if it is absent. */
-static char *capture(const char *cmd)
+/*
+ * Runs a save command (fixed argv) into *OUT. -ENOENT: the command is not
+ * installed; -EIO: it ran and failed (its listing is unread, not empty).
+ */
+static int capture(const char *cmd, char **out)
 {
 	char *const argv[] = { (char *)cmd, NULL };
 	posix_spawn_file_actions_t actions;
-	char *out = NULL;
 	size_t len = 0;
 	FILE *mem;
 	int fds[2], status;
@@ -27,8 +29,9 @@ static char *capture(const char *cmd)
 	char buf[4096];
 	ssize_t n;
 
+	*out = NULL;
 	if (pipe(fds))
-		return NULL;
+		return -errno;
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addclose(&actions, fds[0]);
@@ -37,22 +40,23 @@ static char *capture(const char *cmd)
 		posix_spawn_file_actions_destroy(&actions);
 		close(fds[0]);
 		close(fds[1]);
-		return NULL;
+		return -ENOENT;
 	}
 	posix_spawn_file_actions_destroy(&actions);
 	close(fds[1]);
-	mem = open_memstream(&out, &len);
+	mem = open_memstream(out, &len);
 	while ((n = read(fds[0], buf, sizeof(buf))) > 0)
 		if (mem)
 			fwrite(buf, 1, (size_t)n, mem);
 	close(fds[0]);
 	if (mem)
 		fclose(mem);
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		free(out);
-		return NULL;
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) || !mem) {
+		free(*out);
+		*out = NULL;
+		return mem ? -EIO : -ENOMEM;
 	}
-	return out;
+	return 0;
 }
 
 /* Legacy tables exist in this namespace only if the kernel lists some. */
@@ -144,6 +148,19 @@ static void attach_nft_texts(struct fw_ruleset *rs, const char *listing)
 	}
 }
 
+int ctb_firewall_read_save(struct fw_ruleset *rs, const char *save, int family,
+			   enum fw_source source, char skip[][2 * FW_NAME_LEN], size_t *nskip)
+{
+	/*
+	 * A table iptables-nft cannot show is printed as "# Table `x' is
+	 * incompatible" and no "*x": the other tables are still read here, and
+	 * that one, not being listed as managed, is read as nftables.
+	 */
+	if (source == FW_SRC_IPTABLES_NFT)
+		*nskip = managed_tables(save, family, skip, *nskip);
+	return fw_parse_iptables_save(rs, save, family, source);
+}
+
 static int read_iptables(struct fw_ruleset *rs, char skip[][2 * FW_NAME_LEN], size_t *nskip)
 {
 	static const struct {
@@ -156,27 +173,31 @@ static int read_iptables(struct fw_ruleset *rs, char skip[][2 * FW_NAME_LEN], si
 		{ "iptables-legacy-save", 4, FW_SRC_IPTABLES_LEGACY },
 		{ "ip6tables-legacy-save", 6, FW_SRC_IPTABLES_LEGACY },
 	};
-	int ret = 0;
 
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]) && !ret; i++) {
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		bool legacy = tools[i].source == FW_SRC_IPTABLES_LEGACY;
 		char *save;
+		int ret;
 
-		if (tools[i].source == FW_SRC_IPTABLES_LEGACY && !legacy_tables_exist(tools[i].family))
+		if (legacy && !legacy_tables_exist(tools[i].family))
 			continue;
-		save = capture(tools[i].cmd);
-		if (!save)
+		ret = capture(tools[i].cmd, &save);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret == -ENOENT && !legacy)
 			continue; /* not installed: its rules, if any, are read as nftables */
-		/* A native nft table by an iptables name is not iptables-nft's. */
-		if (tools[i].source == FW_SRC_IPTABLES_NFT && strstr(save, "is incompatible")) {
-			free(save);
-			continue;
-		}
-		if (tools[i].source == FW_SRC_IPTABLES_NFT)
-			*nskip = managed_tables(save, tools[i].family, skip, *nskip);
-		ret = fw_parse_iptables_save(rs, save, tools[i].family, tools[i].source);
+		if (!ret)
+			ret = ctb_firewall_read_save(rs, save, tools[i].family, tools[i].source,
+						     skip, nskip);
 		free(save);
+		if (ret == -ENOMEM)
+			return ret;
+		/* Legacy tables exist but cannot be listed: nothing else would show them. */
+		if (ret)
+			fw_ruleset_add_unreadable(rs, "%s: %s", tools[i].cmd,
+						  ret == -ENOENT ? "not installed" : strerror(-ret));
 	}
-	return ret;
+	return 0;
 }
 
 int ctb_firewall_read(struct fw_ruleset *rs, char *err, size_t errlen)
@@ -195,22 +216,22 @@ int ctb_firewall_read(struct fw_ruleset *rs, char *err, size_t errlen)
 	}
 	json = nft_list(true);
 	text = nft_list(false);
-	if (!json || !text) {
-		free(json);
-		free(text);
-		snprintf(err, errlen, "cannot list the nftables ruleset");
-		return -EIO;
-	}
 	for (size_t i = 0; i < nskip; i++)
 		skip_ptrs[i] = skip[i];
-	ret = fw_parse_nft_json(rs, json, skip_ptrs, nskip);
+	ret = json && text ? fw_parse_nft_json(rs, json, skip_ptrs, nskip) : -EIO;
 	if (!ret)
 		attach_nft_texts(rs, text);
-	else
-		snprintf(err, errlen, "cannot read the nftables ruleset: %s", strerror(-ret));
 	free(json);
 	free(text);
-	return ret;
+	if (ret == -ENOMEM) {
+		snprintf(err, errlen, "cannot read the nftables ruleset: %s", strerror(-ret));
+		return ret;
+	}
+	/* What was read stays: the caller reports the rest as not analysed. */
+	if (ret)
+		fw_ruleset_add_unreadable(rs, "the nftables ruleset: %s",
+					  ret == -EIO ? "cannot list it" : strerror(-ret));
+	return 0;
 }
 
 const char *ctb_iptables_command(const char *variant, int family)
