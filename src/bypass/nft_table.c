@@ -251,7 +251,7 @@ char *ctb_nft_render(const struct ctb_nft_step *st)
 	const struct ctb_config *cfg = st->want;
 	__u32 marks[3];
 	size_t count;
-	char comment[96];
+	char comment[128]; /* nft's limit for a comment */
 	char *script = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&script, &len);
@@ -262,8 +262,9 @@ char *ctb_nft_render(const struct ctb_nft_step *st)
 	if (!st->have || st->upgrade)
 		fputs(fixed_rules, f);
 	render_iface_list(f, cfg->iface_list);
-	snprintf(comment, sizeof(comment), COMMENT_TAG " mark=0x%x proto=%s forced=%d", cfg->mark,
-		 ctb_protocols_name(cfg->protocols), cfg->forced);
+	snprintf(comment, sizeof(comment), COMMENT_TAG " mark=0x%x proto=%s forced=%d%s%s", cfg->mark,
+		 ctb_protocols_name(cfg->protocols), cfg->forced,
+		 cfg->accepted[0] ? " accepted=" : "", cfg->accepted);
 	/* Sets and the interfaces to trust first, then the rules that use them. */
 	render_port_changes(f, st);
 	render_upstream_changes(f, st, AF_INET);
@@ -343,7 +344,7 @@ int ctb_nft_delete(char *err, size_t errlen)
 
 static int parse_comment(struct ctb_nft_state *st, const char *comment)
 {
-	char protos[16] = "";
+	char protos[16] = "", accepted[CTB_ACCEPTED_LEN] = "";
 	unsigned int mark, forced;
 	char errbuf[64];
 
@@ -354,12 +355,16 @@ static int parse_comment(struct ctb_nft_state *st, const char *comment)
 		st->transition_mark = mark;
 		return 0;
 	}
-	if (sscanf(comment, COMMENT_TAG " mark=0x%x proto=%15s forced=%u", &mark, protos,
-		   &forced) != 3 ||
+	/* "accepted=" came later: a table written before has none. */
+	if (sscanf(comment, COMMENT_TAG " mark=0x%x proto=%15s forced=%u accepted=%63s", &mark,
+		   protos, &forced, accepted) < 3 ||
 	    ctb_protocols_parse(protos, &st->cfg.protocols, errbuf, sizeof(errbuf)))
+		return -EPROTO;
+	if (accepted[0] && ctb_accept_list_parse(accepted, errbuf, sizeof(errbuf)))
 		return -EPROTO;
 	st->cfg.mark = mark;
 	st->cfg.forced = forced;
+	snprintf(st->cfg.accepted, sizeof(st->cfg.accepted), "%s", accepted);
 	return 0;
 }
 

@@ -16,7 +16,8 @@
 
 static const char help[] =
 	"Usage: ctbypass [-n NETNS] attach [--ports LIST] [--upstream LIST] [--iface LIST]\n"
-	"                [--proto tcp,udp] [--mark MASK] [--no-flush] [--force] [--dry-run]\n"
+	"                [--proto tcp,udp] [--mark MASK] [--no-flush] [--accept IDS]\n"
+	"                [--force] [--dry-run]\n"
 	"\n"
 	"Bypass conntrack for:\n"
 	"  --ports LIST       services this host serves: arrivals to these ports and\n"
@@ -28,12 +29,16 @@ static const char help[] =
 	"  --iface LIST       interfaces for the ingress classifier (default: every\n"
 	"                     interface that is up, except loopback, that carries Ethernet)\n"
 	"  --proto LIST       tcp, udp or tcp,udp (default: tcp)\n"
-	"  --mark MASK        mark bit(s) the classifier uses (default: 0x4)\n"
+	"  --mark MASK        mark bit(s) the classifier uses (default: 0x4; decimal\n"
+	"                     or 0x hex, a leading zero is refused as ambiguous)\n"
 	"  --no-flush         keep existing conntrack entries of bypassed traffic\n"
 	"                     (default: delete them, they would keep the table full)\n"
-	"  --force            attach even when the preflight finds NAT or stateful rules\n"
-	"                     this would break (recorded in 'status')\n"
-	"  --dry-run          print what would be done and change nothing\n"
+	"  --accept IDS       attach over the preflight's blocking findings with these\n"
+	"                     ids (as it prints them: state-3f9a2c,...), and no others\n"
+	"                     (recorded in 'status')\n"
+	"  --force            attach over every blocking finding (recorded in 'status')\n"
+	"  --dry-run          print what would be done and change nothing; exits as\n"
+	"                     the command would (1 if the preflight refuses)\n"
 	"  --wait SECONDS     wait this long while another ctbypass command changes\n"
 	"                     this namespace (default 10)\n"
 	"\n"
@@ -47,6 +52,7 @@ struct attach_args {
 	struct ctb_config cfg;
 	const char *iface_list;
 	bool no_flush, dry_run, force;
+	const char *accept; /* --accept: finding ids */
 	double wait_seconds; /* negative: the global --wait */
 };
 
@@ -61,6 +67,7 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 		{ "no-flush", no_argument, NULL, 'F' },
 		{ "dry-run", no_argument, NULL, 'd' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "accept", required_argument, NULL, 'a' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -94,6 +101,10 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 			break;
 		case 'f':
 			a->force = true;
+			break;
+		case 'a':
+			a->accept = optarg;
+			ret = ctb_accept_list_parse(optarg, err, sizeof(err));
 			break;
 		case 'w':
 			ret = ctb_wait_parse(optarg, &a->wait_seconds, err, sizeof(err));
@@ -205,28 +216,52 @@ static void warn_neighbours(const struct ctb_iface_list *ifaces, uint32_t mark)
 	}
 }
 
+/* Adds the accepted findings' ids to RECORD, or marks it forced when they do not fit. */
+static void record_accepted(const struct ctb_findings *findings, struct ctb_config *record)
+{
+	for (size_t i = 0; i < findings->count; i++) {
+		const struct ctb_finding *it = &findings->items[i];
+		size_t used = strlen(record->accepted), len = strlen(it->id);
+
+		if (!it->accepted || ctb_accepted_has(record->accepted, it->id))
+			continue;
+		if (used + len + 2 > sizeof(record->accepted)) {
+			record->forced = true;
+			continue;
+		}
+		snprintf(record->accepted + used, sizeof(record->accepted) - used, "%s%s",
+			 used ? "," : "", it->id);
+	}
+}
+
 int ctb_preflight_gate(const char *command, const struct ctb_config *traffic, bool force,
-		       bool *forced)
+		       const char *accept, bool dry_run, struct ctb_config *record)
 {
 	struct ctb_findings findings;
 	char err[CTB_ERR_LEN];
-	size_t blocking;
+	size_t blocking, unknown;
 
 	if (ctb_preflight(traffic, &findings, err, sizeof(err))) {
 		ctb_err("%s failed, nothing was changed: %s", command, err);
 		return CTB_EXIT_RUNTIME;
 	}
+	unknown = ctb_findings_accept(&findings, accept);
 	ctb_findings_print(stdout, &findings);
+	if (unknown)
+		printf("preflight: note: %zu id%s given to --accept name%s no finding now\n",
+		       unknown, unknown == 1 ? "" : "s", unknown == 1 ? "s" : "");
 	blocking = ctb_findings_blocking(&findings);
-	ctb_findings_free(&findings);
 	if (blocking && !force) {
-		ctb_err("%s refused, nothing was changed: the bypass would break the traffic named "
-			"above (fix the rules, or use --force)",
-			command);
+		ctb_err("%s%s refused, nothing was changed: the bypass would break the traffic "
+			"named above (fix the rules, or --accept the ids you have checked)",
+			command, dry_run ? " --dry-run: the real command would be" : "");
+		ctb_findings_free(&findings);
 		return CTB_EXIT_RUNTIME;
 	}
 	if (blocking)
-		*forced = true;
+		record->forced = true;
+	record_accepted(&findings, record);
+	ctb_findings_free(&findings);
 	return CTB_EXIT_OK;
 }
 
@@ -288,8 +323,8 @@ int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 		ret = CTB_EXIT_RUNTIME;
 		goto out;
 	}
-	ret = ctb_preflight_gate("attach", &args.cfg, args.force || args.dry_run,
-				 &args.cfg.forced);
+	ret = ctb_preflight_gate("attach", &args.cfg, args.force, args.accept, args.dry_run,
+				 &args.cfg);
 	if (ret) {
 		ctb_attachment_free(&att);
 		goto out;

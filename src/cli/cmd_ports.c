@@ -10,21 +10,25 @@
 #include "report.h"
 
 static const char ports_help[] =
-	"Usage: ctbypass [-n NETNS] ports add|del LIST [--no-flush] [--force] [--wait S]\n"
+	"Usage: ctbypass [-n NETNS] ports add|del LIST [--no-flush] [--accept IDS] [--force]\n"
+	"                [--wait S]\n"
 	"       ctbypass [-n NETNS] ports list\n"
 	"\n"
 	"Adds or removes bypassed server ports while attached, on the protocols given at\n"
 	"attach. LIST: 80,81,8000-8010. 'add' deletes existing conntrack entries of the\n"
 	"added traffic (--no-flush keeps them). Traffic that stays bypassed is never\n"
 	"tracked in between. Added ports go through the same preflight as attach\n"
-	"(--force overrides it).\n";
+	"(--accept IDS accepts the findings with those ids, --force every finding).\n";
 
 static const char upstream_help[] =
-	"Usage: ctbypass [-n NETNS] upstream add|del LIST [--no-flush] [--force] [--wait S]\n"
+	"Usage: ctbypass [-n NETNS] upstream add|del LIST [--no-flush] [--accept IDS] [--force]\n"
+	"                [--wait S]\n"
 	"\n"
 	"Adds or removes bypassed upstreams while attached. LIST: comma-separated\n"
 	"ADDR[/LEN]:PORT or [IPV6][/LEN]:PORT. 'add' deletes existing conntrack entries\n"
-	"of the added traffic (--no-flush keeps them).\n";
+	"of the added traffic (--no-flush keeps them). Added upstreams go through the\n"
+	"same preflight as attach (--accept IDS accepts the findings with those ids,\n"
+	"--force every finding).\n";
 
 enum change_kind { CHANGE_PORTS, CHANGE_UPSTREAMS };
 
@@ -32,6 +36,7 @@ struct change {
 	enum change_kind kind;
 	const char *command; /* "ports" or "upstream", for messages */
 	bool add, list_only, no_flush, force;
+	const char *accept; /* --accept: finding ids */
 	double wait_seconds; /* negative: the global --wait */
 	struct ctb_portset ports;
 	struct ctb_upstream_list upstreams;
@@ -42,6 +47,7 @@ static int parse_change(int argc, char **argv, struct change *c, const char *hel
 	static const struct option options[] = {
 		{ "no-flush", no_argument, NULL, 'F' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "accept", required_argument, NULL, 'a' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -57,6 +63,10 @@ static int parse_change(int argc, char **argv, struct change *c, const char *hel
 			c->no_flush = true;
 		} else if (opt == 'f') {
 			c->force = true;
+		} else if (opt == 'a') {
+			if (ctb_accept_list_parse(optarg, err, sizeof(err)))
+				return ctb_usage_error(c->command, "%s", err);
+			c->accept = optarg;
 		} else if (opt == 'w') {
 			if (ctb_wait_parse(optarg, &c->wait_seconds, err, sizeof(err)))
 				return ctb_usage_error(c->command, "%s", err);
@@ -180,7 +190,7 @@ static int change_locked(struct change *c)
 		added.protocols = next.protocols;
 		added.ports = c->ports;
 		added.upstreams = c->upstreams;
-		ret = ctb_preflight_gate(c->command, &added, c->force, &next.forced);
+		ret = ctb_preflight_gate(c->command, &added, c->force, c->accept, false, &next);
 		if (ret)
 			goto out;
 	}

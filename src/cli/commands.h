@@ -53,10 +53,13 @@ int ctb_apply_and_report(const char *command, struct ctb_attachment *att,
 
 /*
  * Runs the preflight on TRAFFIC and prints its findings. Refuses (exit code 1)
- * on blocking findings unless FORCE, which sets *FORCED instead.
+ * on blocking findings other than those whose ids ACCEPT lists ("id,id", may
+ * be NULL), unless FORCE. Records in RECORD what was accepted: the ids added
+ * to RECORD->accepted, or RECORD->forced. A DRY_RUN refuses as the real
+ * command would, saying so.
  */
 int ctb_preflight_gate(const char *command, const struct ctb_config *traffic, bool force,
-		       bool *forced);
+		       const char *accept, bool dry_run, struct ctb_config *record);
 
 /* Reports a bad option for COMMAND in one line; returns CTB_EXIT_USAGE. */
 int ctb_usage_error(const char *command, const char *fmt, ...)

@@ -149,6 +149,9 @@ int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ct
 		cfg->iface_list ? " (chosen with --iface)" : "", cfg->mark);
 	if (cfg->forced)
 		fputs("  forced         yes: attached over preflight findings (--force)\n", f);
+	if (cfg->accepted[0])
+		fprintf(f, "  accepted       %s (preflight findings accepted with --accept)\n",
+			cfg->accepted);
 	fputs("arrivals marked by the classifier:\n", f);
 	print_classifier_lines(f, att);
 	fputs("untracked by the nftables rules:\n", f);

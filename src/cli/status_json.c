@@ -2,9 +2,26 @@
 /* `status --json`: one object, built with jansson. Fields are documented in README.md. */
 #include <errno.h>
 #include <jansson.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include "report.h"
+
+/* The comma-separated ids as an array. */
+static json_t *accepted_json(const char *list)
+{
+	json_t *arr = json_array();
+
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+
+		json_array_append_new(arr, json_stringn(p, n));
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return arr;
+}
 
 static json_t *counter_json(const struct ctb_counter *c)
 {
@@ -120,6 +137,7 @@ int ctb_report_status_json(FILE *f, const struct ctb_attachment *att,
 			    json_string(cfg->iface_list ? "list" : "auto"));
 	json_object_set_new(root, "mark", att->nft.present ? json_integer(cfg->mark) : json_null());
 	json_object_set_new(root, "forced", json_boolean(cfg->forced));
+	json_object_set_new(root, "accepted", accepted_json(cfg->accepted));
 	json_object_set_new(counters, "classifier", classifier_json(att));
 	json_object_set_new(counters, "untracked_arrivals", counter_json(&att->nft.arrivals));
 	json_object_set_new(counters, "untracked_departures", counter_json(&att->nft.departures));

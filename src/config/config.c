@@ -103,6 +103,70 @@ int ctb_mark_parse(const char *text, uint32_t *out, char *err, size_t errlen)
 			 text);
 		return -EINVAL;
 	}
+	/* iproute2 and iptables read "010" as octal 8; we read decimal: refuse the
+	 * form whose meaning depends on the tool. */
+	if (text[0] == '0' && isdigit((unsigned char)text[1])) {
+		snprintf(err, errlen,
+			 "ambiguous mark '%s': a leading zero means octal to some tools; write it "
+			 "in decimal without the zero, or in hex with 0x",
+			 text);
+		return -EINVAL;
+	}
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/* "kind-hhhhhh": lowercase letters, a dash, six lowercase hex digits. */
+static bool finding_id_valid(const char *id, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && id[i] >= 'a' && id[i] <= 'z')
+		i++;
+	if (!i || i + 7 != len || id[i] != '-')
+		return false;
+	for (i++; i < len; i++)
+		if (!isdigit((unsigned char)id[i]) && !(id[i] >= 'a' && id[i] <= 'f'))
+			return false;
+	return true;
+}
+
+int ctb_accept_list_parse(const char *text, char *err, size_t errlen)
+{
+	const char *p = text;
+
+	if (!*text) {
+		snprintf(err, errlen, "empty --accept: give the ids the preflight printed");
+		return -EINVAL;
+	}
+	for (;;) {
+		size_t len = strcspn(p, ",");
+
+		if (!finding_id_valid(p, len)) {
+			snprintf(err, errlen,
+				 "bad finding id '%.*s' in --accept: expected ids as the preflight "
+				 "prints them, like state-3f9a2c",
+				 (int)(len > 40 ? 40 : len), p);
+			return -EINVAL;
+		}
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
+bool ctb_accepted_has(const char *list, const char *id)
+{
+	size_t len = strlen(id);
+
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n == len && !strncmp(p, id, len))
+			return true;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return false;
 }

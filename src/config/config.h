@@ -14,12 +14,18 @@
 #define CTB_PROTO_TCP 0x1u
 #define CTB_PROTO_UDP 0x2u
 
+#define CTB_ACCEPTED_LEN 64
+
 struct ctb_config {
 	struct ctb_portset ports; /* local server ports */
 	struct ctb_upstream_list upstreams; /* remote services this host connects to */
 	unsigned int protocols; /* CTB_PROTO_* bits */
 	uint32_t mark; /* mark bit(s) the classifier sets */
 	bool forced; /* attached with --force over preflight findings */
+	/* Ids of blocking findings accepted with --accept, comma-separated. Kept
+	 * short (the table's rule comment records them): past CTB_ACCEPTED_LEN
+	 * the acceptance is recorded as forced. */
+	char accepted[CTB_ACCEPTED_LEN];
 	/* --iface as given, comma-separated; NULL: every eligible interface. */
 	char *iface_list;
 };
@@ -45,5 +51,10 @@ unsigned int ctb_protocol_bit(uint8_t l4proto);
 
 /* Parses a non-zero 32-bit mask in decimal or 0x hex. */
 int ctb_mark_parse(const char *text, uint32_t *out, char *err, size_t errlen);
+
+/* Checks --accept's list of finding ids ("state-3f9a2c,nat-00a1b2"). */
+int ctb_accept_list_parse(const char *text, char *err, size_t errlen);
+/* True when the comma-separated LIST holds ID. */
+bool ctb_accepted_has(const char *list, const char *id);
 
 #endif

@@ -24,6 +24,8 @@ const char *ctb_doctor_finding_kind_name(enum ctb_finding_kind kind)
 		return "unanalyzed";
 	case CTB_FINDING_ANY_SOURCE:
 		return "any_source";
+	case CTB_FINDING_NAT_TO_BYPASSED:
+		return "nat_to_bypassed";
 	}
 	return "unknown";
 }
@@ -81,7 +83,8 @@ static void print_findings(FILE *f, const struct ctb_findings *fs)
 	if (!fs->count)
 		fprintf(f, "     preflight: no findings\n");
 	for (size_t i = 0; i < fs->count; i++)
-		fprintf(f, "     preflight: %s: %s\n", fs->items[i].blocking ? "refuse" : "warning",
+		fprintf(f, "     preflight: %s [%s]: %s\n",
+			fs->items[i].blocking ? "refuse" : "warning", fs->items[i].id,
 			fs->items[i].message);
 }
 
@@ -215,7 +218,8 @@ static json_t *findings_json(const struct ctb_findings *fs)
 	for (size_t i = 0; i < fs->count; i++) {
 		const struct ctb_finding *x = &fs->items[i];
 
-		json_array_append_new(arr, json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s}", "kind",
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:s}", "id",
+						     x->id, "kind",
 						     ctb_doctor_finding_kind_name(x->kind),
 						     "blocking", x->blocking, "traffic", x->traffic,
 						     "where", x->where, "rule", x->rule, "fix",

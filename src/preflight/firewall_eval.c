@@ -4,13 +4,22 @@
 
 #define MAX_ASSUMPTIONS 24
 #define MAX_DEPTH 16
-#define SEARCH_BUDGET 20000
+/* One question may spend this much of the budget, so that one hard chain
+ * leaves steps for the others. */
+#define QUESTION_STEPS 2000000L
 
 enum tri { NO, YES, MAYBE };
 
+/*
+ * How an unknown fell: for a rule with a known verdict, whether it matched
+ * (CHOSE_NO or CHOSE_YES); for a rule whose verdict is unknown, what it did
+ * (CHOSE_NO: let the packet go on, CHOSE_ACCEPT, CHOSE_DROP).
+ */
+enum choice { CHOSE_NO, CHOSE_YES, CHOSE_ACCEPT = CHOSE_YES, CHOSE_DROP };
+
 struct assumptions {
 	const struct fw_rule *rule[MAX_ASSUMPTIONS];
-	bool matches[MAX_ASSUMPTIONS];
+	enum choice chose[MAX_ASSUMPTIONS];
 	size_t count;
 };
 
@@ -44,14 +53,62 @@ static enum tri port_in(const struct fw_match *m, uint16_t port)
 	return NO;
 }
 
-static enum tri addr_in(const struct fw_match *m, int family, bool known, const uint8_t *addr)
+static bool within_loopback(const struct fw_prefix *p)
 {
-	if (!known)
+	static const uint8_t v6_loopback[16] = { [15] = 1 };
+
+	if (p->family == 4)
+		return p->len >= 8 && p->addr[0] == 127;
+	return p->len == 128 && !memcmp(p->addr, v6_loopback, 16);
+}
+
+/* An unknown address outside loopback is in no loopback prefix. */
+static enum tri unknown_addr_in(const struct fw_match *m, const struct fw_probe *p)
+{
+	if (!p->unknown_not_loopback)
 		return MAYBE;
+	for (size_t i = 0; i < m->prefix_count; i++)
+		if (!within_loopback(&m->prefixes[i]))
+			return MAYBE;
+	return NO;
+}
+
+static enum tri addr_in(const struct fw_match *m, const struct fw_probe *p, bool known,
+			const uint8_t *addr)
+{
+	int family = p->family;
+
+	if (!known)
+		return unknown_addr_in(m, p);
 	for (size_t i = 0; i < m->prefix_count; i++)
 		if (prefix_covers(&m->prefixes[i], family, addr))
 			return YES;
 	return NO;
+}
+
+static bool tracked(const struct fw_probe *p)
+{
+	return p->ct_state & (FW_CT_NEW | FW_CT_ESTABLISHED | FW_CT_RELATED);
+}
+
+/* DNAT/SNAT states hold only for some tracked packets: those translated. */
+static enum tri ct_state_in(const struct fw_match *m, const struct fw_probe *p)
+{
+	if (m->ct_states & p->ct_state)
+		return YES;
+	if (m->ct_states & (FW_CT_DNAT | FW_CT_SNAT) && tracked(p))
+		return MAYBE;
+	return NO;
+}
+
+static enum tri iface_is(const struct fw_match *m, const struct fw_probe *p)
+{
+	bool lo = !strcmp(m->ifname, "lo");
+
+	if (p->loopback)
+		return lo ? YES : NO;
+	/* Bypassed traffic never crosses loopback on the classifier's side. */
+	return lo ? NO : MAYBE;
 }
 
 static enum tri match_eval(const struct fw_match *m, const struct fw_probe *p)
@@ -64,15 +121,17 @@ static enum tri match_eval(const struct fw_match *m, const struct fw_probe *p)
 	case FW_M_SPORT:
 		return negate(port_in(m, p->sport), m->negate);
 	case FW_M_SADDR:
-		return negate(addr_in(m, p->family, p->saddr_known, p->saddr), m->negate);
+		return negate(addr_in(m, p, p->saddr_known, p->saddr), m->negate);
 	case FW_M_DADDR:
-		return negate(addr_in(m, p->family, p->daddr_known, p->daddr), m->negate);
+		return negate(addr_in(m, p, p->daddr_known, p->daddr), m->negate);
 	case FW_M_CT_STATE:
-		return negate(m->ct_states & p->ct_state ? YES : NO, m->negate);
+		return negate(ct_state_in(m, p), m->negate);
+	case FW_M_CT_DERIVED:
+		/* An untracked packet has no entry to read: the match is false. */
+		return negate(tracked(p) ? MAYBE : NO, m->negate);
 	case FW_M_IIF:
 	case FW_M_OIF:
-		/* Bypassed traffic never crosses loopback on the classifier's side. */
-		return negate(!strcmp(m->ifname, "lo") ? NO : MAYBE, m->negate);
+		return negate(iface_is(m, p), m->negate);
 	case FW_M_FAMILY:
 		return negate(m->family == p->family ? YES : NO, m->negate);
 	default:
@@ -95,10 +154,13 @@ static enum tri rule_eval(const struct fw_rule *rule, const struct fw_probe *p)
 	return all;
 }
 
-/* Runs PROBE through BASE. Returns 0 with *hit, or 1 with *need: an unknown to assume. */
+/*
+ * Runs PROBE through BASE. Returns 0 with *hit, 1 with *need: an unknown to
+ * assume, or -1 when the budget is spent.
+ */
 static int run_chain(const struct fw_ruleset *rs, const struct fw_chain *base,
-		     const struct fw_probe *p, const struct assumptions *a, struct fw_hit *hit,
-		     const struct fw_rule **need)
+		     const struct fw_probe *p, const struct assumptions *a,
+		     struct fw_budget *budget, struct fw_hit *hit, const struct fw_rule **need)
 {
 	struct {
 		const struct fw_chain *chain;
@@ -120,8 +182,13 @@ static int run_chain(const struct fw_ruleset *rs, const struct fw_chain *base,
 			continue;
 		}
 		rule = &cur->rules[pos++];
+		if (--budget->steps < 0)
+			return -1;
 		t = rule_eval(rule, p);
-		if (t == MAYBE) {
+		enum fw_verdict verdict = rule->verdict;
+
+		/* An unknown verdict is an unknown too, even when the matches hold. */
+		if (t == MAYBE || (t == YES && verdict == FW_V_UNKNOWN)) {
 			size_t i;
 
 			for (i = 0; i < a->count && a->rule[i] != rule; i++)
@@ -130,15 +197,17 @@ static int run_chain(const struct fw_ruleset *rs, const struct fw_chain *base,
 				*need = rule;
 				return 1;
 			}
-			t = a->matches[i] ? YES : NO;
+			t = a->chose[i] == CHOSE_NO ? NO : YES;
+			if (verdict == FW_V_UNKNOWN)
+				verdict = a->chose[i] == CHOSE_DROP ? FW_V_DROP : FW_V_ACCEPT;
 		}
 		if (t == NO)
 			continue;
-		switch (rule->verdict) {
+		switch (verdict) {
 		case FW_V_ACCEPT:
 		case FW_V_DROP:
 		case FW_V_NAT:
-			*hit = (struct fw_hit){ cur, rule, rule->verdict };
+			*hit = (struct fw_hit){ cur, rule, verdict };
 			return 0;
 		case FW_V_RETURN:
 			pos = cur->rule_count; /* leave this chain */
@@ -148,7 +217,7 @@ static int run_chain(const struct fw_ruleset *rs, const struct fw_chain *base,
 			const struct fw_chain *next = fw_ruleset_find(rs, cur, rule->target);
 
 			if (!next || (rule->verdict == FW_V_JUMP && depth == MAX_DEPTH))
-				break; /* unknown target: as if the rule did nothing */
+				break; /* readers make unknown targets FW_V_UNKNOWN */
 			if (rule->verdict == FW_V_JUMP) {
 				stack[depth].chain = cur;
 				stack[depth].pos = pos;
@@ -172,21 +241,39 @@ struct search {
 	const struct fw_probe *before;
 	size_t before_count;
 	const struct fw_probe *after; /* NULL: looking for NAT */
-	int budget;
+	struct fw_budget *budget;
 	struct fw_hit first, second;
 };
 
 static enum fw_answer search(struct search *s, struct assumptions *a);
 
+/* Runs the search on a share of BUDGET, then charges what it spent. */
+static enum fw_answer search_within(struct search *s, struct fw_budget *budget)
+{
+	struct assumptions a = { .count = 0 };
+	struct fw_budget share = { budget->steps < QUESTION_STEPS ? budget->steps
+								   : QUESTION_STEPS };
+	long granted = share.steps;
+	enum fw_answer ans;
+
+	if (granted <= 0)
+		return FW_ANSWER_TOO_COMPLEX;
+	s->budget = &share;
+	ans = search(s, &a);
+	budget->steps -= granted - (share.steps > 0 ? share.steps : 0);
+	return ans;
+}
+
 static enum fw_answer branch(struct search *s, struct assumptions *a, const struct fw_rule *need)
 {
+	int last = need->verdict == FW_V_UNKNOWN ? CHOSE_DROP : CHOSE_YES;
 	enum fw_answer ans;
 
 	if (a->count == MAX_ASSUMPTIONS)
 		return FW_ANSWER_TOO_COMPLEX;
 	a->rule[a->count] = need;
-	for (int v = 1; v >= 0; v--) {
-		a->matches[a->count] = v;
+	for (int v = last; v >= CHOSE_NO; v--) {
+		a->chose[a->count] = (enum choice)v;
 		a->count++;
 		ans = search(s, a);
 		a->count--;
@@ -200,11 +287,13 @@ static enum fw_answer search(struct search *s, struct assumptions *a)
 {
 	const struct fw_rule *need;
 	struct fw_hit hit;
+	int ret;
 
-	if (--s->budget < 0)
-		return FW_ANSWER_TOO_COMPLEX;
 	for (size_t i = 0; i < s->before_count; i++) {
-		if (run_chain(s->rs, s->base, &s->before[i], a, &hit, &need))
+		ret = run_chain(s->rs, s->base, &s->before[i], a, s->budget, &hit, &need);
+		if (ret < 0)
+			return FW_ANSWER_TOO_COMPLEX;
+		if (ret)
 			return branch(s, a, need);
 		if (!s->after && hit.verdict == FW_V_NAT) {
 			s->first = hit;
@@ -216,7 +305,10 @@ static enum fw_answer search(struct search *s, struct assumptions *a)
 	}
 	if (!s->after)
 		return FW_ANSWER_NO;
-	if (run_chain(s->rs, s->base, s->after, a, &hit, &need))
+	ret = run_chain(s->rs, s->base, s->after, a, s->budget, &hit, &need);
+	if (ret < 0)
+		return FW_ANSWER_TOO_COMPLEX;
+	if (ret)
 		return branch(s, a, need);
 	if (hit.verdict != FW_V_DROP)
 		return FW_ANSWER_NO;
@@ -226,12 +318,11 @@ static enum fw_answer search(struct search *s, struct assumptions *a)
 
 enum fw_answer fw_find_breakage(const struct fw_ruleset *rs, const struct fw_chain *base,
 				const struct fw_probe *before, size_t before_count,
-				const struct fw_probe *after, struct fw_hit *accepted,
-				struct fw_hit *dropped)
+				const struct fw_probe *after, struct fw_budget *budget,
+				struct fw_hit *accepted, struct fw_hit *dropped)
 {
-	struct search s = { rs, base, before, before_count, after, SEARCH_BUDGET };
-	struct assumptions a = { .count = 0 };
-	enum fw_answer ans = search(&s, &a);
+	struct search s = { rs, base, before, before_count, after, NULL };
+	enum fw_answer ans = search_within(&s, budget);
 
 	if (ans == FW_ANSWER_YES) {
 		*accepted = s.first;
@@ -241,11 +332,11 @@ enum fw_answer fw_find_breakage(const struct fw_ruleset *rs, const struct fw_cha
 }
 
 enum fw_answer fw_find_nat(const struct fw_ruleset *rs, const struct fw_chain *base,
-			   const struct fw_probe *probe, struct fw_hit *nat)
+			   const struct fw_probe *probe, struct fw_budget *budget,
+			   struct fw_hit *nat)
 {
-	struct search s = { rs, base, probe, 1, NULL, SEARCH_BUDGET };
-	struct assumptions a = { .count = 0 };
-	enum fw_answer ans = search(&s, &a);
+	struct search s = { rs, base, probe, 1, NULL, NULL };
+	enum fw_answer ans = search_within(&s, budget);
 
 	if (ans == FW_ANSWER_YES)
 		*nat = s.first;

@@ -18,7 +18,25 @@ struct fw_probe {
 	bool saddr_known, daddr_known;
 	uint8_t saddr[16], daddr[16];
 	unsigned int ct_state; /* one FW_CT_* bit */
+	/* The packet crosses loopback (an address of 127.0.0.0/8 or ::1): `iif lo`
+	 * matches it and no other interface does. Else loopback is ruled out, the
+	 * classifier's interfaces being the only way in. */
+	bool loopback;
+	/* The unknown address is outside 127.0.0.0/8 and ::1: a remote peer of a
+	 * non-loopback address (the kernel drops martians from outside). */
+	bool unknown_not_loopback;
 };
+
+/*
+ * Evaluation steps (rules evaluated) the whole analysis may spend. Counted in
+ * steps, not seconds, so a ruleset gets the same verdict on a busy machine as
+ * on an idle one; once spent, every further question is TOO_COMPLEX.
+ */
+struct fw_budget {
+	long steps;
+};
+
+#define FW_BUDGET_DEFAULT 20000000L
 
 /* Where a packet's fate was decided: RULE NULL means the chain's policy. */
 struct fw_hit {
@@ -36,11 +54,12 @@ enum fw_answer { FW_ANSWER_NO, FW_ANSWER_YES, FW_ANSWER_TOO_COMPLEX };
  */
 enum fw_answer fw_find_breakage(const struct fw_ruleset *rs, const struct fw_chain *base,
 				const struct fw_probe *before, size_t before_count,
-				const struct fw_probe *after, struct fw_hit *accepted,
-				struct fw_hit *dropped);
+				const struct fw_probe *after, struct fw_budget *budget,
+				struct fw_hit *accepted, struct fw_hit *dropped);
 
 /* Can PROBE reach a NAT rule of BASE? On YES, *nat is that rule. */
 enum fw_answer fw_find_nat(const struct fw_ruleset *rs, const struct fw_chain *base,
-			   const struct fw_probe *probe, struct fw_hit *nat);
+			   const struct fw_probe *probe, struct fw_budget *budget,
+			   struct fw_hit *nat);
 
 #endif

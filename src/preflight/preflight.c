@@ -11,6 +11,7 @@
 #include "firewall_eval.h"
 #include "firewall_read.h"
 #include "preflight.h"
+#include "probe_addrs.h"
 
 enum direction { ARRIVAL, DEPARTURE };
 
@@ -21,6 +22,7 @@ struct gathered {
 	unsigned int l4;
 	int family;
 	const struct ctb_upstream *up; /* NULL: server ports */
+	bool forwarded; /* NAT: of connections forwarded through this host */
 	struct fw_hit accepted, dropped; /* NAT: dropped is the NAT rule */
 	struct ctb_portset ports;
 };
@@ -32,6 +34,8 @@ struct analysis {
 	struct gathered *items;
 	size_t count;
 	struct ctb_findings *out;
+	struct fw_budget budget;
+	struct ctb_probe_addrs local[2]; /* server-port probe addresses: IPv4, IPv6 */
 };
 
 static const struct {
@@ -69,15 +73,19 @@ static const char *source_name(enum fw_source s)
 									 : "iptables-legacy";
 }
 
+/* Files G (its ports included) with the finding it joins, or as a new one. */
 static struct gathered *gather(struct analysis *an, const struct gathered *g)
 {
 	for (size_t i = 0; i < an->count; i++) {
 		struct gathered *o = &an->items[i];
 
 		if (o->kind == g->kind && o->dir == g->dir && o->l4 == g->l4 && o->up == g->up &&
+		    o->forwarded == g->forwarded &&
 		    o->dropped.chain == g->dropped.chain && o->dropped.rule == g->dropped.rule &&
-		    o->accepted.rule == g->accepted.rule && o->accepted.chain == g->accepted.chain)
+		    o->accepted.rule == g->accepted.rule && o->accepted.chain == g->accepted.chain) {
+			ctb_portset_union(&o->ports, &g->ports);
 			return o;
+		}
 	}
 	struct gathered *grown = realloc(an->items, (an->count + 1) * sizeof(*grown));
 
@@ -85,33 +93,44 @@ static struct gathered *gather(struct analysis *an, const struct gathered *g)
 		return NULL;
 	an->items = grown;
 	grown[an->count] = *g;
-	ctb_portset_clear(&grown[an->count].ports);
 	return &grown[an->count++];
 }
 
 /* ---- probes ---- */
 
+/*
+ * A probe for a server port (UP NULL; LOCAL: this host's address in it) or an
+ * upstream (UP and its index; the local end is the source the host picks).
+ */
 static struct fw_probe probe_for(int family, unsigned int l4, enum direction dir, uint16_t port,
-				 const struct ctb_upstream *up, const struct ctb_host_facts *facts,
-				 size_t up_index, unsigned int ct_state)
+				 const struct ctb_probe_addr *local, const struct ctb_upstream *up,
+				 const struct ctb_host_facts *facts, size_t up_index,
+				 unsigned int ct_state)
 {
 	struct fw_probe p = { .family = family, .l4 = l4, .ct_state = ct_state };
 
 	if (!up) {
 		/* A server port: arrivals to it, departures from it. */
-		if (dir == ARRIVAL)
+		if (dir == ARRIVAL) {
 			p.dport = port;
-		else
+			p.daddr_known = local->known;
+			memcpy(p.daddr, local->addr, 16);
+		} else {
 			p.sport = port;
+			p.saddr_known = local->known;
+			memcpy(p.saddr, local->addr, 16);
+		}
+		p.loopback = local->loopback;
+		p.unknown_not_loopback = local->known && !local->loopback;
 		return p;
 	}
 	uint8_t *remote = dir == ARRIVAL ? p.saddr : p.daddr;
-	uint8_t *local = dir == ARRIVAL ? p.daddr : p.saddr;
+	uint8_t *ours = dir == ARRIVAL ? p.daddr : p.saddr;
 	bool local_known = facts->upstream_source_known && facts->upstream_source_known[up_index];
 
 	memcpy(remote, up->addr, 16);
 	if (local_known)
-		memcpy(local, facts->upstream_source[up_index], 16);
+		memcpy(ours, facts->upstream_source[up_index], 16);
 	if (dir == ARRIVAL) {
 		p.sport = up->port;
 		p.saddr_known = true;
@@ -137,7 +156,8 @@ static size_t tracked_states(enum direction dir, bool upstream, unsigned int sta
 	return 2;
 }
 
-static int check_stateful(struct analysis *an, struct gathered *g, uint16_t port, size_t up_index)
+static int check_stateful(struct analysis *an, struct gathered *g, uint16_t port,
+			  const struct ctb_probe_addr *local, size_t up_index)
 {
 	unsigned int states[2];
 	size_t n = tracked_states(g->dir, g->up != NULL, states);
@@ -145,9 +165,9 @@ static int check_stateful(struct analysis *an, struct gathered *g, uint16_t port
 	struct fw_probe before[2], after;
 
 	for (size_t i = 0; i < n; i++)
-		before[i] = probe_for(g->family, g->l4, g->dir, port, g->up, an->facts, up_index,
-				      states[i]);
-	after = probe_for(g->family, g->l4, g->dir, port, g->up, an->facts, up_index,
+		before[i] = probe_for(g->family, g->l4, g->dir, port, local, g->up, an->facts,
+				      up_index, states[i]);
+	after = probe_for(g->family, g->l4, g->dir, port, local, g->up, an->facts, up_index,
 			  FW_CT_UNTRACKED);
 	for (size_t c = 0; c < an->rs->chain_count; c++) {
 		const struct fw_chain *ch = &an->rs->chains[c];
@@ -156,7 +176,7 @@ static int check_stateful(struct analysis *an, struct gathered *g, uint16_t port
 
 		if (ch->hook != hook || ch->nat || !chain_sees(ch, g->family))
 			continue;
-		ans = fw_find_breakage(an->rs, ch, before, n, &after, &found.accepted,
+		ans = fw_find_breakage(an->rs, ch, before, n, &after, &an->budget, &found.accepted,
 				       &found.dropped);
 		if (ans == FW_ANSWER_NO)
 			continue;
@@ -166,17 +186,24 @@ static int check_stateful(struct analysis *an, struct gathered *g, uint16_t port
 		slot = gather(an, &found);
 		if (!slot)
 			return -ENOMEM;
-		if (!g->up)
-			ctb_portset_add(&slot->ports, port);
 	}
 	return 0;
 }
 
-/* NAT decides at a connection's first packet, in the direction that starts it. */
-static int check_nat(struct analysis *an, struct gathered *g, uint16_t port, size_t up_index)
+/*
+ * NAT decides at a connection's first packet, in the direction that starts it.
+ * G->forwarded: a connection to the upstream that another host (a container)
+ * starts through this one, its source not ours: masqueraded, its replies come
+ * to this host from the upstream and would be untracked, never translated back.
+ */
+static int check_nat(struct analysis *an, struct gathered *g, uint16_t port,
+		     const struct ctb_probe_addr *local, size_t up_index)
 {
-	struct fw_probe p = probe_for(g->family, g->l4, g->dir, port, g->up, an->facts, up_index,
-				      FW_CT_NEW);
+	struct fw_probe p = probe_for(g->family, g->l4, g->dir, port, local, g->up, an->facts,
+				      up_index, FW_CT_NEW);
+
+	if (g->forwarded)
+		p.saddr_known = false;
 
 	for (size_t c = 0; c < an->rs->chain_count; c++) {
 		const struct fw_chain *ch = &an->rs->chains[c];
@@ -187,9 +214,11 @@ static int check_nat(struct analysis *an, struct gathered *g, uint16_t port, siz
 		struct gathered found = *g, *slot;
 		enum fw_answer ans;
 
+		if (g->forwarded)
+			starts_here = ch->hook == FW_HOOK_POSTROUTING;
 		if (!ch->nat || !starts_here || !chain_sees(ch, g->family))
 			continue;
-		ans = fw_find_nat(an->rs, ch, &p, &found.dropped);
+		ans = fw_find_nat(an->rs, ch, &p, &an->budget, &found.dropped);
 		if (ans == FW_ANSWER_NO)
 			continue;
 		found.kind = ans == FW_ANSWER_YES ? CTB_FINDING_NAT : CTB_FINDING_UNANALYZED;
@@ -198,8 +227,6 @@ static int check_nat(struct analysis *an, struct gathered *g, uint16_t port, siz
 		slot = gather(an, &found);
 		if (!slot)
 			return -ENOMEM;
-		if (!g->up)
-			ctb_portset_add(&slot->ports, port);
 	}
 	return 0;
 }
@@ -227,9 +254,27 @@ static void port_boundaries(const struct fw_ruleset *rs, struct ctb_portset *sta
 			}
 }
 
+/* Probes one stretch of ports alike (PORTS, PROBE_PORT one of them) from every local address class. */
+static int probe_stretch(struct analysis *an, unsigned int l4, int family, enum direction dir,
+			 const struct ctb_portset *ports, uint16_t probe_port)
+{
+	const struct ctb_probe_addrs *locals = &an->local[family == 4 ? 0 : 1];
+
+	for (size_t a = 0; a < locals->count; a++) {
+		struct gathered g = { .dir = dir, .l4 = l4, .family = family, .ports = *ports };
+		int ret = check_stateful(an, &g, probe_port, &locals->items[a], 0);
+
+		if (!ret && dir == ARRIVAL)
+			ret = check_nat(an, &g, probe_port, &locals->items[a], 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int analyse_server_ports(struct analysis *an)
 {
-	struct ctb_portset starts;
+	struct ctb_portset starts, stretch;
 
 	port_boundaries(an->rs, &starts);
 	for (unsigned int l4 = FW_L4_TCP; l4 <= FW_L4_UDP; l4 <<= 1) {
@@ -237,34 +282,28 @@ static int analyse_server_ports(struct analysis *an)
 			continue;
 		for (int family = 4; family <= 6; family += 2)
 			for (int dir = ARRIVAL; dir <= DEPARTURE; dir++) {
-				uint32_t p = 1;
+				uint32_t p = 1, end;
 
-				while (p < CTB_PORTS) {
-					uint32_t end = p + 1;
+				for (; p < CTB_PORTS; p = end) {
 					uint16_t probe_port = 0;
-					size_t before = an->count;
+					int ret;
 
+					end = p + 1;
 					while (end < CTB_PORTS && !ctb_portset_has(&starts, (uint16_t)end))
 						end++;
-					for (uint32_t q = p; q < end && !probe_port; q++)
-						if (ctb_portset_has(&an->cfg->ports, (uint16_t)q))
-							probe_port = (uint16_t)q;
-					if (probe_port) {
-						struct gathered g = { .dir = dir, .l4 = l4,
-								      .family = family };
-						int ret = check_stateful(an, &g, probe_port, 0);
-
-						if (!ret && dir == ARRIVAL)
-							ret = check_nat(an, &g, probe_port, 0);
-						if (ret)
-							return ret;
-						/* the whole stretch shares the outcome */
-						for (size_t i = before; i < an->count; i++)
-							for (uint32_t q = p; q < end; q++)
-								if (ctb_portset_has(&an->cfg->ports, (uint16_t)q))
-									ctb_portset_add(&an->items[i].ports, (uint16_t)q);
-					}
-					p = end;
+					/* the bypassed ports of the stretch share its outcome */
+					ctb_portset_clear(&stretch);
+					for (uint32_t q = p; q < end; q++)
+						if (ctb_portset_has(&an->cfg->ports, (uint16_t)q)) {
+							ctb_portset_add(&stretch, (uint16_t)q);
+							if (!probe_port)
+								probe_port = (uint16_t)q;
+						}
+					if (!probe_port)
+						continue;
+					ret = probe_stretch(an, l4, family, dir, &stretch, probe_port);
+					if (ret)
+						return ret;
 				}
 			}
 	}
@@ -282,10 +321,14 @@ static int analyse_upstreams(struct analysis *an)
 			for (int dir = ARRIVAL; dir <= DEPARTURE; dir++) {
 				struct gathered g = { .dir = dir, .l4 = l4, .up = up,
 						      .family = up->family == AF_INET ? 4 : 6 };
-				int ret = check_stateful(an, &g, up->port, i);
+				int ret = check_stateful(an, &g, up->port, NULL, i);
 
 				if (!ret && dir == DEPARTURE)
-					ret = check_nat(an, &g, up->port, i);
+					ret = check_nat(an, &g, up->port, NULL, i);
+				if (!ret && dir == DEPARTURE) {
+					g.forwarded = true;
+					ret = check_nat(an, &g, up->port, NULL, i);
+				}
 				if (ret)
 					return ret;
 			}
@@ -460,6 +503,16 @@ static void fix_line(const struct gathered *g, const struct ctb_host_facts *fact
 		 (unsigned long long)at->rule->handle, stmt);
 }
 
+/* "rule 'TEXT' in WHERE", or "the policy of WHERE". */
+static void describe_hit(const struct fw_hit *hit, const char *text, const char *where,
+			 char *buf, size_t len)
+{
+	if (hit->rule)
+		snprintf(buf, len, "rule '%s' in %s", text, where);
+	else
+		snprintf(buf, len, "the policy of %s", where);
+}
+
 static int emit_gathered(struct analysis *an)
 {
 	for (size_t i = 0; i < an->count; i++) {
@@ -472,27 +525,209 @@ static int emit_gathered(struct analysis *an)
 		describe_where(g->dropped.chain, f->where, sizeof(f->where));
 		snprintf(f->rule, sizeof(f->rule), "%s",
 			 g->dropped.rule ? g->dropped.rule->text : "the chain's drop policy");
-		if (g->kind == CTB_FINDING_NAT) {
+		if (g->kind == CTB_FINDING_STATEFUL) {
+			describe_where(g->accepted.chain, f->accepted_where, sizeof(f->accepted_where));
+			snprintf(f->accepted_rule, sizeof(f->accepted_rule), "%s",
+				 g->accepted.rule ? g->accepted.rule->text : "the policy accept");
+		}
+		if (g->kind == CTB_FINDING_NAT && g->forwarded) {
+			snprintf(f->message, sizeof(f->message),
+				 "NAT would break connections forwarded through this host to %s: "
+				 "rule '%s' in %s masquerades them, so their replies come to this "
+				 "host, would be untracked and never translated back (containers "
+				 "or VMs behind this host lose them); if none connect there, "
+				 "--accept this finding",
+				 f->traffic, f->rule, f->where);
+		} else if (g->kind == CTB_FINDING_NAT) {
 			snprintf(f->message, sizeof(f->message),
 				 "NAT would stop applying to %s: rule '%s' in %s translates it, and "
 				 "untracked packets are never translated",
 				 f->traffic, f->rule, f->where);
 		} else if (g->kind == CTB_FINDING_STATEFUL) {
+			char accepting[600], dropping[600];
+
 			fix_line(g, an->facts, f->fix, sizeof(f->fix));
+			describe_hit(&g->accepted, f->accepted_rule, f->accepted_where, accepting,
+				     sizeof(accepting));
+			describe_hit(&g->dropped, f->rule, f->where, dropping, sizeof(dropping));
 			snprintf(f->message, sizeof(f->message),
 				 "stateful firewall would drop %s: %s accepts them only while "
-				 "tracked (%s); untracked they meet %s. Add: %s",
-				 f->traffic, f->where,
-				 g->accepted.rule ? g->accepted.rule->text : "policy accept",
-				 g->dropped.rule ? g->dropped.rule->text : "the drop policy", f->fix);
+				 "tracked; untracked they meet %s. Add: %s",
+				 f->traffic, accepting, dropping, f->fix);
 		} else {
 			snprintf(f->message, sizeof(f->message),
-				 "could not analyse %s for %s (too many unknown matches): check by "
-				 "hand, then use --force",
+				 "could not analyse %s for %s (too many unknown matches or "
+				 "evaluation steps): check by hand, then --accept this finding",
 				 f->where, f->traffic);
 		}
 	}
 	return 0;
+}
+
+/* ---- NAT onto a bypassed port ---- */
+
+/* Marks in SEEN every chain a packet can reach from CH. */
+static void mark_reachable(const struct fw_ruleset *rs, const struct fw_chain *ch, bool *seen)
+{
+	size_t idx = (size_t)(ch - rs->chains);
+
+	if (seen[idx])
+		return;
+	seen[idx] = true;
+	for (size_t r = 0; r < ch->rule_count; r++) {
+		const struct fw_rule *rule = &ch->rules[r];
+		const struct fw_chain *next;
+
+		if (rule->verdict != FW_V_JUMP && rule->verdict != FW_V_GOTO)
+			continue;
+		next = fw_ruleset_find(rs, ch, rule->target);
+		if (next)
+			mark_reachable(rs, next, seen);
+	}
+}
+
+/* The ports a rule matches as destination (all of them if it names none). */
+static void rule_dports(const struct fw_rule *rule, struct ctb_portset *out, bool *any)
+{
+	*any = true;
+	ctb_portset_clear(out);
+	for (size_t m = 0; m < rule->match_count; m++) {
+		const struct fw_match *fm = &rule->matches[m];
+
+		if (fm->kind != FW_M_DPORT || fm->negate)
+			continue;
+		*any = false;
+		for (size_t i = 0; i < fm->port_count; i++)
+			for (uint32_t p = fm->ports[i].lo; p <= fm->ports[i].hi; p++)
+				ctb_portset_add(out, (uint16_t)p);
+	}
+}
+
+static unsigned int rule_l4(const struct fw_rule *rule)
+{
+	for (size_t m = 0; m < rule->match_count; m++)
+		if (rule->matches[m].kind == FW_M_L4 && !rule->matches[m].negate)
+			return rule->matches[m].l4;
+	return FW_L4_TCP | FW_L4_UDP;
+}
+
+/* Can the rule's DNAT or REDIRECT send packets to an address of this host? */
+static bool translates_to_local(const struct analysis *an, const struct fw_rule *rule)
+{
+	const struct fw_nat *nat = &rule->nat;
+
+	if (nat->kind == FW_NAT_REDIRECT || !nat->addr_given || !an->facts->locals)
+		return true;
+	return ctb_local_addrs_has(an->facts->locals, nat->addr.family == 4 ? AF_INET : AF_INET6,
+				   nat->addr.addr);
+}
+
+/*
+ * A DNAT or REDIRECT onto a bypassed local port: the arrival is tracked (its
+ * port before NAT is not bypassed) and translated, but the reply leaves from
+ * the bypassed port, untracked, and is never translated back, so the client
+ * gets it from the wrong port (Docker or NodePort backends on this host,
+ * `--dport 8080 -j REDIRECT --to-ports 80`).
+ */
+static int check_nat_rule_to_bypassed(struct analysis *an, const struct fw_chain *ch,
+				      const struct fw_rule *rule)
+{
+	struct ctb_portset before, after;
+	unsigned int l4 = rule_l4(rule);
+	char from[128], to[128];
+	bool any_port;
+	size_t n;
+
+	if (rule->verdict != FW_V_NAT ||
+	    (rule->nat.kind != FW_NAT_DNAT && rule->nat.kind != FW_NAT_REDIRECT))
+		return 0;
+	if (!(((l4 & FW_L4_TCP) && (an->cfg->protocols & CTB_PROTO_TCP)) ||
+	      ((l4 & FW_L4_UDP) && (an->cfg->protocols & CTB_PROTO_UDP))))
+		return 0;
+	if (rule->nat.kind == FW_NAT_DNAT && rule->nat.understood && !rule->nat.addr_given &&
+	    !rule->nat.ports_given)
+		return 0; /* translates nothing */
+	if (!translates_to_local(an, rule))
+		return 0;
+	rule_dports(rule, &before, &any_port);
+	if (!rule->nat.understood) {
+		ctb_portset_clear(&after);
+		ctb_portset_union(&after, &an->cfg->ports);
+	} else if (rule->nat.ports_given) {
+		ctb_portset_clear(&after);
+		for (uint32_t p = rule->nat.ports.lo; p <= rule->nat.ports.hi; p++)
+			if (ctb_portset_has(&an->cfg->ports, (uint16_t)p))
+				ctb_portset_add(&after, (uint16_t)p);
+	} else {
+		/* The port is kept: the bypassed ones among those it matches. */
+		struct ctb_portset outside = an->cfg->ports;
+
+		after = an->cfg->ports;
+		if (!any_port) {
+			ctb_portset_subtract(&outside, &before);
+			ctb_portset_subtract(&after, &outside);
+		}
+	}
+	if (ctb_portset_empty(&after))
+		return 0;
+
+	struct ctb_finding *f = new_finding(an->out, rule->nat.understood
+							     ? CTB_FINDING_NAT_TO_BYPASSED
+							     : CTB_FINDING_UNANALYZED,
+					    true);
+
+	if (!f)
+		return -ENOMEM;
+	if (any_port)
+		snprintf(from, sizeof(from), "any port");
+	else
+		ports_text(&before, from, sizeof(from), ",", '-', &n);
+	ports_text(&after, to, sizeof(to), ",", '-', &n);
+	snprintf(f->traffic, sizeof(f->traffic), "%s%s %s translated to bypassed port%s %s",
+		 l4 & FW_L4_TCP ? "tcp" : "udp", l4 == (FW_L4_TCP | FW_L4_UDP) ? "/udp" : "", from,
+		 n > 1 ? "s" : "", to);
+	describe_where(ch, f->where, sizeof(f->where));
+	snprintf(f->rule, sizeof(f->rule), "%s", rule->text);
+	if (!rule->nat.understood)
+		snprintf(f->message, sizeof(f->message),
+			 "cannot tell where rule '%s' in %s translates to: if it sends "
+			 "connections to bypassed port %s of this host, their replies would be "
+			 "untracked and never translated back; check by hand, then --accept "
+			 "this finding",
+			 f->rule, f->where, to);
+	else
+		snprintf(f->message, sizeof(f->message),
+			 "NAT would break %s: rule '%s' in %s sends them to this host, whose "
+			 "replies from the bypassed port would be untracked and never "
+			 "translated back, so those connections fail; leave port %s out of "
+			 "the bypass, or --accept this finding if no client uses the rule",
+			 f->traffic, f->rule, f->where, to);
+	return 0;
+}
+
+static int check_nat_to_bypassed(struct analysis *an)
+{
+	bool *seen;
+	int ret = 0;
+
+	if (ctb_portset_empty(&an->cfg->ports) || !an->rs->chain_count)
+		return 0;
+	seen = calloc(an->rs->chain_count, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	/* DNAT applies where connections start: prerouting, and output for local ones. */
+	for (size_t c = 0; c < an->rs->chain_count; c++) {
+		const struct fw_chain *ch = &an->rs->chains[c];
+
+		if (ch->nat && (ch->hook == FW_HOOK_PREROUTING || ch->hook == FW_HOOK_OUTPUT))
+			mark_reachable(an->rs, ch, seen);
+	}
+	for (size_t c = 0; c < an->rs->chain_count && !ret; c++)
+		for (size_t r = 0; seen[c] && r < an->rs->chains[c].rule_count && !ret; r++)
+			ret = check_nat_rule_to_bypassed(an, &an->rs->chains[c],
+							 &an->rs->chains[c].rules[r]);
+	free(seen);
+	return ret;
 }
 
 static int check_helpers(struct analysis *an)
@@ -554,7 +789,9 @@ static int check_icmp(struct analysis *an)
 {
 	for (int family = 4; family <= 6; family += 2) {
 		unsigned int l4 = family == 4 ? FW_L4_ICMP : FW_L4_ICMPV6;
-		struct fw_probe related = { .family = family, .l4 = l4, .ct_state = FW_CT_RELATED };
+		/* From a router or peer, to this host: loopback plays no part. */
+		struct fw_probe related = { .family = family, .l4 = l4, .ct_state = FW_CT_RELATED,
+					    .unknown_not_loopback = true };
 		struct fw_probe invalid = related;
 
 		invalid.ct_state = FW_CT_INVALID;
@@ -564,8 +801,8 @@ static int check_icmp(struct analysis *an)
 			struct ctb_finding *f;
 
 			if (ch->hook != FW_HOOK_INPUT || ch->nat || !chain_sees(ch, family) ||
-			    fw_find_breakage(an->rs, ch, &related, 1, &invalid, &a, &d) !=
-				    FW_ANSWER_YES)
+			    fw_find_breakage(an->rs, ch, &related, 1, &invalid, &an->budget, &a,
+					     &d) != FW_ANSWER_YES)
 				continue;
 			f = new_finding(an->out, CTB_FINDING_ICMP, false);
 			if (!f)
@@ -620,15 +857,22 @@ static int check_any_source(struct analysis *an)
 int ctb_preflight_analyse(const struct ctb_config *cfg, const struct fw_ruleset *rs,
 			  const struct ctb_host_facts *facts, struct ctb_findings *out)
 {
-	struct analysis an = { .cfg = cfg, .rs = rs, .facts = facts, .out = out };
+	struct analysis an = { .cfg = cfg, .rs = rs, .facts = facts, .out = out,
+			       .budget = { FW_BUDGET_DEFAULT } };
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = analyse_server_ports(&an);
+	ret = ctb_probe_addrs_build(rs, facts->locals, 4, &an.local[0]);
+	if (!ret)
+		ret = ctb_probe_addrs_build(rs, facts->locals, 6, &an.local[1]);
+	if (!ret)
+		ret = analyse_server_ports(&an);
 	if (!ret)
 		ret = analyse_upstreams(&an);
 	if (!ret)
 		ret = emit_gathered(&an);
+	if (!ret)
+		ret = check_nat_to_bypassed(&an);
 	if (!ret)
 		ret = check_helpers(&an);
 	if (!ret)
@@ -637,6 +881,8 @@ int ctb_preflight_analyse(const struct ctb_config *cfg, const struct fw_ruleset 
 		ret = check_any_source(&an);
 	if (!ret && ctb_config_has_targets(cfg))
 		ret = check_icmp(&an);
+	if (!ret)
+		ctb_findings_name(out);
 	free(an.items);
 	if (ret)
 		ctb_findings_free(out);
@@ -724,6 +970,7 @@ int ctb_preflight(const struct ctb_config *cfg, struct ctb_findings *out, char *
 		.iptables_legacy_cmd = ctb_iptables_command("legacy", 4),
 		.loaded_helpers = loaded_helpers(),
 	};
+	struct ctb_local_addrs locals = { 0 };
 	struct fw_ruleset rs;
 	int ret;
 
@@ -733,6 +980,9 @@ int ctb_preflight(const struct ctb_config *cfg, struct ctb_findings *out, char *
 		free(known);
 		return -ENOMEM;
 	}
+	/* Without them every address might be ours: more findings, never fewer. */
+	if (!ctb_local_addrs_read(&locals))
+		facts.locals = &locals;
 	read_port_range(&facts);
 	for (size_t i = 0; i < cfg->upstreams.count; i++)
 		known[i] = route_source(&cfg->upstreams.items[i], sources[i]);
@@ -745,30 +995,8 @@ int ctb_preflight(const struct ctb_config *cfg, struct ctb_findings *out, char *
 			snprintf(err, errlen, "preflight analysis failed: %s", strerror(-ret));
 	}
 	fw_ruleset_free(&rs);
+	ctb_local_addrs_free(&locals);
 	free(sources);
 	free(known);
 	return ret;
-}
-
-void ctb_findings_free(struct ctb_findings *f)
-{
-	free(f->items);
-	f->items = NULL;
-	f->count = 0;
-}
-
-size_t ctb_findings_blocking(const struct ctb_findings *f)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < f->count; i++)
-		n += f->items[i].blocking;
-	return n;
-}
-
-void ctb_findings_print(FILE *out, const struct ctb_findings *f)
-{
-	for (size_t i = 0; i < f->count; i++)
-		fprintf(out, "preflight: %s: %s\n", f->items[i].blocking ? "refuse" : "warning",
-			f->items[i].message);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include "config.h"
 #include "firewall_model.h"
+#include "local_addrs.h"
 
 enum ctb_finding_kind {
 	CTB_FINDING_NAT,
@@ -20,14 +21,26 @@ enum ctb_finding_kind {
 	CTB_FINDING_ICMP,
 	CTB_FINDING_UNANALYZED,
 	CTB_FINDING_ANY_SOURCE, /* an upstream covering every address */
+	CTB_FINDING_NAT_TO_BYPASSED, /* DNAT/REDIRECT onto a bypassed local port */
 };
+
+/* A finding's id: its kind's short name, '-', 6 hex digits. */
+#define CTB_FINDING_ID_LEN 16
 
 struct ctb_finding {
 	enum ctb_finding_kind kind;
-	bool blocking; /* attach refuses without --force */
+	bool blocking; /* attach refuses without --force or --accept ID */
+	bool accepted; /* blocking, and its id was given to --accept */
+	/* Derived from what the finding is about (kind, chains, rule texts,
+	 * traffic), never from positions or handles: the same across firewall
+	 * reloads and rule reorders, so `--accept ID` keeps meaning one thing. */
+	char id[CTB_FINDING_ID_LEN];
 	char traffic[160]; /* what would break: "tcp/80,81 arrivals" */
 	char where[256]; /* "table ip filter chain INPUT (iptables-nft)" */
 	char rule[FW_TEXT_LEN]; /* the rule at fault, or "policy drop" */
+	/* STATEFUL: the chain and rule that accept the traffic while tracked */
+	char accepted_where[256];
+	char accepted_rule[FW_TEXT_LEN];
 	char fix[768]; /* the exact rule to add, or empty */
 	char message[2048]; /* the whole finding as one line */
 };
@@ -46,6 +59,8 @@ struct ctb_host_facts {
 	const uint8_t (*upstream_source)[16];
 	const bool *upstream_source_known;
 	unsigned int loaded_helpers; /* CTB_HELPER_* bits of helper modules loaded */
+	/* The namespace's local prefixes; NULL: unknown (every address may be local). */
+	const struct ctb_local_addrs *locals;
 };
 
 /* Reads the live rulesets of the current namespace and analyses them. */
@@ -57,8 +72,16 @@ int ctb_preflight_analyse(const struct ctb_config *cfg, const struct fw_ruleset 
 			  const struct ctb_host_facts *facts, struct ctb_findings *out);
 
 void ctb_findings_free(struct ctb_findings *f);
+/* Blocking findings not accepted. */
 size_t ctb_findings_blocking(const struct ctb_findings *f);
-/* One line per finding, prefixed "preflight: ". */
+/*
+ * Marks the blocking findings whose ids are in ACCEPT ("id,id", may be NULL)
+ * as accepted. Returns the number of ids in ACCEPT that name no finding.
+ */
+size_t ctb_findings_accept(struct ctb_findings *f, const char *accept);
+/* One line per finding, prefixed "preflight: " and naming its id. */
 void ctb_findings_print(FILE *out, const struct ctb_findings *f);
+/* Sets each finding's id from what it is about (the analysis does it). */
+void ctb_findings_name(struct ctb_findings *f);
 
 #endif

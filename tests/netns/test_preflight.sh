@@ -5,6 +5,11 @@
 # and in iptables-legacy; it prints the exact rule to add, and once that rule is
 # added, attach succeeds and traffic flows untracked. --force overrides and is
 # recorded in status. A clean namespace has no findings.
+# Issue 12: a DNAT about another address (a kube-proxy ClusterIP) does not
+# count, and that traffic is still translated after attach; a REDIRECT onto a
+# bypassed port is refused (--dry-run too, exit 1), --accept ID takes exactly
+# that finding and status records it, and under it the redirected requests
+# really fail: the refusal was right.
 
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/netns.sh
 # shellcheck source=../lib/netns.sh
@@ -112,9 +117,61 @@ test_stateful_legacy() {
 	flows_untracked "RH-Firewall"
 }
 
+CLUSTER_IP=172.30.0.41
+
+# The host's own connections to a "ClusterIP" are DNATed to the client's :80.
+test_cluster_ip() {
+	ip -n "$SRV_NS" route add "$CLUSTER_IP/32" via "$CLI_IP4"
+	ip netns exec "$SRV_NS" iptables-legacy -t nat -A OUTPUT -d "$CLUSTER_IP/32" -p tcp \
+		--dport 80 -j DNAT --to-destination "$CLI_IP4:80"
+	check_eq "ClusterIP: DNATed requests work before" 5 \
+		"$(curl_many "$SRV_NS" "http://$CLUSTER_IP/" 5)"
+	ctb attach --ports 80 >"$OUT" 2>&1
+	check_eq "ClusterIP: attach --ports 80 exits 0" 0 "$?"
+	check_not "ClusterIP: its DNAT is no finding" grep -q "NAT would" "$OUT"
+	check_eq "ClusterIP: DNATed requests still work" 5 \
+		"$(curl_many "$SRV_NS" "http://$CLUSTER_IP/" 5)"
+	check "detach" ctb detach
+	ip netns exec "$SRV_NS" iptables-legacy -t nat -F OUTPUT
+	ip -n "$SRV_NS" route del "$CLUSTER_IP/32"
+}
+
+test_redirect_to_bypassed() {
+	local id before
+	ip netns exec "$SRV_NS" iptables-legacy -t nat -A PREROUTING -p tcp --dport 8080 \
+		-j REDIRECT --to-ports 80
+	check_eq "REDIRECT: requests to :8080 work while tracked" 5 \
+		"$(curl_many "$CLI_NS" "http://$SRV_IP4:8080/" 5)"
+	refused "REDIRECT onto port 80" "tcp 8080 translated to bypassed port 80"
+	id=$(grep -o 'refuse \[natto-[0-9a-f]*\]' "$OUT" | grep -o 'natto-[0-9a-f]*')
+	check "REDIRECT: the refusal names an id" test -n "$id"
+	before=$(ruleset)
+	ctb attach --ports 80 --dry-run >"$OUT" 2>"$ERR"
+	check_eq "REDIRECT: attach --dry-run exits 1 like the command" 1 "$?"
+	check "REDIRECT: --dry-run says the command would be refused" \
+		grep -q "dry-run: the real command would be refused" "$ERR"
+	check_eq "REDIRECT: --dry-run changed nothing" "$before" "$(ruleset)"
+	ctb attach --ports 80 --accept natto-000000 >"$OUT" 2>"$ERR"
+	check_eq "REDIRECT: another id does not accept it" 1 "$?"
+	check "REDIRECT: --accept $id attaches" ctb attach --ports 80 --accept "$id"
+	check "REDIRECT: status --json lists the accepted id" \
+		bash -c "'$CTBYPASS' -n '$SRV_NS' status --json | grep -q '\"accepted\":\\[\"$id\"\\]'"
+	check "REDIRECT: status names it" bash -c "'$CTBYPASS' -n '$SRV_NS' status | grep -q 'accepted *$id'"
+	check_eq "REDIRECT: requests to :80 work untracked" 5 \
+		"$(curl_many "$CLI_NS" "http://$SRV_IP4/" 5)"
+	check_eq "REDIRECT: requests to :8080 now fail (the finding was real)" 0 \
+		"$(CURL_MAX_TIME=1 curl_many "$CLI_NS" "http://$SRV_IP4:8080/" 5)"
+	check "detach" ctb detach
+	ip netns exec "$SRV_NS" iptables-legacy -t nat -F PREROUTING
+	in_ns "$SRV_NS" conntrack -F >/dev/null 2>&1
+}
+
 lab_up
 start_nginx "$SRV_NS" 80 || finish
+NGINX_ADDRS=$CLI_IP4 start_nginx "$CLI_NS" 80 || finish
 test_clean
+test_cluster_ip
+test_redirect_to_bypassed
 test_nat_nft
 test_nat_legacy
 test_stateful_nft

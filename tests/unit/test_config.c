@@ -31,8 +31,11 @@ static void marks(void **state)
 	uint32_t m;
 
 	(void)state;
-	assert_int_equal(ctb_mark_parse("010", &m, err, sizeof(err)), 0);
-	assert_int_equal(m, 10); /* decimal, not octal */
+	/* octal to iproute2 and iptables, decimal to strtoul(…, 10): refused */
+	assert_int_equal(ctb_mark_parse("010", &m, err, sizeof(err)), -22);
+	assert_non_null(strstr(err, "ambiguous mark"));
+	assert_int_equal(ctb_mark_parse("10", &m, err, sizeof(err)), 0);
+	assert_int_equal(m, 10);
 	assert_int_equal(ctb_mark_parse("0x1000", &m, err, sizeof(err)), 0);
 	assert_int_equal(m, 0x1000);
 	assert_int_equal(ctb_mark_parse("4096", &m, err, sizeof(err)), 0);
