@@ -26,6 +26,8 @@ const char *ctb_doctor_finding_kind_name(enum ctb_finding_kind kind)
 		return "any_source";
 	case CTB_FINDING_NAT_TO_BYPASSED:
 		return "nat_to_bypassed";
+	case CTB_FINDING_RELOAD_WINDOW:
+		return "reload_window";
 	}
 	return "unknown";
 }

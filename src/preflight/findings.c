@@ -14,6 +14,7 @@ static const char *const kind_names[] = {
 	[CTB_FINDING_UNANALYZED] = "unread",
 	[CTB_FINDING_ANY_SOURCE] = "anysrc",
 	[CTB_FINDING_NAT_TO_BYPASSED] = "natto",
+	[CTB_FINDING_RELOAD_WINDOW] = "reload",
 };
 
 static uint32_t fnv1a(uint32_t h, const char *s)

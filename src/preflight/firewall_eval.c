@@ -242,6 +242,8 @@ struct search {
 	size_t before_count;
 	const struct fw_probe *after; /* NULL: looking for NAT */
 	struct fw_budget *budget;
+	fw_tolerate_fn tolerate;
+	void *ctx;
 	struct fw_hit first, second;
 };
 
@@ -313,6 +315,8 @@ static enum fw_answer search(struct search *s, struct assumptions *a)
 	if (hit.verdict != FW_V_DROP)
 		return FW_ANSWER_NO;
 	s->second = hit;
+	if (s->tolerate && s->tolerate(&s->first, &s->second, s->ctx))
+		return FW_ANSWER_NO; /* noted: look on, under other assumptions */
 	return FW_ANSWER_YES;
 }
 
@@ -321,7 +325,18 @@ enum fw_answer fw_find_breakage(const struct fw_ruleset *rs, const struct fw_cha
 				const struct fw_probe *after, struct fw_budget *budget,
 				struct fw_hit *accepted, struct fw_hit *dropped)
 {
-	struct search s = { rs, base, before, before_count, after, NULL };
+	return fw_find_breakage_tolerating(rs, base, before, before_count, after, budget, NULL,
+					   NULL, accepted, dropped);
+}
+
+enum fw_answer fw_find_breakage_tolerating(const struct fw_ruleset *rs,
+					   const struct fw_chain *base,
+					   const struct fw_probe *before, size_t before_count,
+					   const struct fw_probe *after, struct fw_budget *budget,
+					   fw_tolerate_fn tolerate, void *ctx,
+					   struct fw_hit *accepted, struct fw_hit *dropped)
+{
+	struct search s = { rs, base, before, before_count, after, NULL, tolerate, ctx };
 	enum fw_answer ans = search_within(&s, budget);
 
 	if (ans == FW_ANSWER_YES) {
@@ -335,7 +350,7 @@ enum fw_answer fw_find_nat(const struct fw_ruleset *rs, const struct fw_chain *b
 			   const struct fw_probe *probe, struct fw_budget *budget,
 			   struct fw_hit *nat)
 {
-	struct search s = { rs, base, probe, 1, NULL, NULL };
+	struct search s = { rs, base, probe, 1, NULL, NULL, NULL, NULL };
 	enum fw_answer ans = search_within(&s, budget);
 
 	if (ans == FW_ANSWER_YES)

@@ -57,6 +57,22 @@ enum fw_answer fw_find_breakage(const struct fw_ruleset *rs, const struct fw_cha
 				const struct fw_probe *after, struct fw_budget *budget,
 				struct fw_hit *accepted, struct fw_hit *dropped);
 
+/*
+ * A breakage the caller can live with (a drop that only peers no real host
+ * has would meet): return true to note it and have the search go on for
+ * another, so one tolerable drop never hides an intolerable one behind it.
+ */
+typedef bool (*fw_tolerate_fn)(const struct fw_hit *accepted, const struct fw_hit *dropped,
+			       void *ctx);
+
+/* fw_find_breakage, handing each breakage to TOLERATE first (may be NULL). */
+enum fw_answer fw_find_breakage_tolerating(const struct fw_ruleset *rs,
+					   const struct fw_chain *base,
+					   const struct fw_probe *before, size_t before_count,
+					   const struct fw_probe *after, struct fw_budget *budget,
+					   fw_tolerate_fn tolerate, void *ctx,
+					   struct fw_hit *accepted, struct fw_hit *dropped);
+
 /* Can PROBE reach a NAT rule of BASE? On YES, *nat is that rule. */
 enum fw_answer fw_find_nat(const struct fw_ruleset *rs, const struct fw_chain *base,
 			   const struct fw_probe *probe, struct fw_budget *budget,

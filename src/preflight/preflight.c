@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "firewall_eval.h"
 #include "firewall_read.h"
+#include "bogus_peers.h"
 #include "preflight.h"
 #include "probe_addrs.h"
 
@@ -156,6 +157,75 @@ static size_t tracked_states(enum direction dir, bool upstream, unsigned int sta
 	return 2;
 }
 
+/*
+ * A server port's peer is any address, so a drop that needs the peer in some
+ * prefixes (the dropping rule matches the remote address) breaks only the
+ * connections of peers there: returns that match, or NULL.
+ */
+static const struct fw_match *peer_scope(const struct gathered *g, const struct fw_rule *rule)
+{
+	enum fw_match_kind remote = g->dir == ARRIVAL ? FW_M_SADDR : FW_M_DADDR;
+
+	if (g->up || !rule)
+		return NULL;
+	for (size_t m = 0; m < rule->match_count; m++)
+		if (rule->matches[m].kind == remote && !rule->matches[m].negate &&
+		    rule->matches[m].prefix_count)
+			return &rule->matches[m];
+	return NULL;
+}
+
+/* "2002:a00::/24, …" (BUF may be NULL) and whether every prefix is one no real peer has. */
+static bool peers_text(const struct fw_match *m, char *buf, size_t len)
+{
+	char scratch[512];
+
+	if (!buf) {
+		buf = scratch;
+		len = sizeof(scratch);
+	}
+	bool bogus = true;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < m->prefix_count && used + 64 < len; i++) {
+		const struct fw_prefix *p = &m->prefixes[i];
+		char addr[INET6_ADDRSTRLEN];
+
+		inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, addr, sizeof(addr));
+		used += (size_t)snprintf(buf + used, len - used, "%s%s/%u", i ? ", " : "", addr,
+					 p->len);
+		bogus = bogus && ctb_prefix_is_bogus_peer(p);
+	}
+	if (m->prefix_count == FW_MAX_PREFIXES)
+		bogus = false; /* a longer list, cut: some may be real */
+	return bogus;
+}
+
+struct tolerance {
+	struct analysis *an;
+	const struct gathered *g;
+	int err;
+};
+
+/* A drop only peers no real host has would meet: noted as a warning, and the search goes on. */
+static bool tolerate_bogus_peers(const struct fw_hit *accepted, const struct fw_hit *dropped,
+				 void *ctx)
+{
+	struct tolerance *t = ctx;
+	const struct fw_match *scope = peer_scope(t->g, dropped->rule);
+	struct gathered found = *t->g;
+
+	if (!scope || !peers_text(scope, NULL, 0))
+		return false;
+	found.kind = CTB_FINDING_STATEFUL;
+	found.accepted = *accepted;
+	found.dropped = *dropped;
+	if (!gather(t->an, &found))
+		t->err = -ENOMEM;
+	return true;
+}
+
 static int check_stateful(struct analysis *an, struct gathered *g, uint16_t port,
 			  const struct ctb_probe_addr *local, size_t up_index)
 {
@@ -176,8 +246,13 @@ static int check_stateful(struct analysis *an, struct gathered *g, uint16_t port
 
 		if (ch->hook != hook || ch->nat || !chain_sees(ch, g->family))
 			continue;
-		ans = fw_find_breakage(an->rs, ch, before, n, &after, &an->budget, &found.accepted,
-				       &found.dropped);
+		struct tolerance tol = { an, g, 0 };
+
+		ans = fw_find_breakage_tolerating(an->rs, ch, before, n, &after, &an->budget,
+						  tolerate_bogus_peers, &tol, &found.accepted,
+						  &found.dropped);
+		if (tol.err)
+			return tol.err;
 		if (ans == FW_ANSWER_NO)
 			continue;
 		found.kind = ans == FW_ANSWER_YES ? CTB_FINDING_STATEFUL : CTB_FINDING_UNANALYZED;
@@ -477,6 +552,99 @@ static void iptables_fix(const struct gathered *g, const struct ctb_host_facts *
 	}
 }
 
+/* ---- fixes in the terms of the manager that owns the chain ---- */
+
+enum fw_manager { MANAGER_NONE, MANAGER_FIREWALLD, MANAGER_UFW };
+
+/* Who rebuilds this chain: a plain rule added to it would vanish on a reload. */
+static enum fw_manager manager_of(const struct fw_chain *ch)
+{
+	if (!ch)
+		return MANAGER_NONE;
+	if (ch->source == FW_SRC_NFT && !strcmp(ch->table, "firewalld"))
+		return MANAGER_FIREWALLD;
+	if (ch->source != FW_SRC_NFT &&
+	    (!strncmp(ch->name, "ufw-", 4) || !strncmp(ch->name, "ufw6-", 5)))
+		return MANAGER_UFW;
+	return MANAGER_NONE;
+}
+
+/*
+ * firewalld: a permanent port or rich rule, which its zones accept as
+ * `ct state { new, untracked }` and which a --reload keeps. Only arrivals:
+ * firewalld accepts departures unless a policy says otherwise.
+ */
+static bool firewalld_fix(const struct gathered *g, char *buf, size_t len)
+{
+	const char *l4 = l4_name(g->l4);
+
+	if (g->dir != ARRIVAL)
+		return false;
+	if (g->up) {
+		char addr[INET6_ADDRSTRLEN];
+
+		inet_ntop(g->up->family, g->up->addr, addr, sizeof(addr));
+		snprintf(buf, len,
+			 "firewall-cmd --permanent --add-rich-rule='rule family=\"%s\" source "
+			 "address=\"%s/%u\" source-port port=\"%u\" protocol=\"%s\" accept' && "
+			 "firewall-cmd --reload",
+			 g->up->family == AF_INET ? "ipv4" : "ipv6", addr, g->up->prefixlen,
+			 g->up->port, l4);
+		return true;
+	}
+	uint32_t cursor = 0;
+	uint16_t lo, hi;
+	size_t used = (size_t)snprintf(buf, len, "firewall-cmd --permanent");
+
+	while (ctb_portset_next_range(&g->ports, &cursor, &lo, &hi) && used + 48 < len) {
+		if (lo == hi)
+			used += (size_t)snprintf(buf + used, len - used, " --add-port=%u/%s", lo, l4);
+		else
+			used += (size_t)snprintf(buf + used, len - used, " --add-port=%u-%u/%s", lo,
+						 hi, l4);
+	}
+	snprintf(buf + used, len - used, " && firewall-cmd --reload");
+	return true;
+}
+
+/* ufw: its own rules (kept in /etc/ufw/user.rules), which match without ct state. */
+static bool ufw_fix(const struct gathered *g, char *buf, size_t len)
+{
+	const char *l4 = l4_name(g->l4);
+	const char *way = g->dir == ARRIVAL ? "in" : "out";
+
+	if (g->up) {
+		char addr[INET6_ADDRSTRLEN];
+
+		inet_ntop(g->up->family, g->up->addr, addr, sizeof(addr));
+		snprintf(buf, len, "ufw allow %s proto %s %s %s/%u port %u", way, l4,
+			 g->dir == ARRIVAL ? "from" : "to", addr, g->up->prefixlen, g->up->port);
+		return true;
+	}
+	char ports[128];
+	size_t items;
+
+	ports_text(&g->ports, ports, sizeof(ports), ",", ':', &items);
+	if (items > 15)
+		return false; /* ufw takes at most 15 ports in a rule */
+	snprintf(buf, len, "ufw allow %s proto %s %s any port %s", way, l4,
+		 g->dir == ARRIVAL ? "to" : "from", ports);
+	return true;
+}
+
+static bool managed_fix(const struct gathered *g, char *buf, size_t len)
+{
+	enum fw_manager m = manager_of(g->dropped.chain);
+
+	if (m == MANAGER_NONE)
+		m = manager_of(g->accepted.chain);
+	if (m == MANAGER_FIREWALLD)
+		return firewalld_fix(g, buf, len);
+	if (m == MANAGER_UFW)
+		return ufw_fix(g, buf, len);
+	return false;
+}
+
 static void fix_line(const struct gathered *g, const struct ctb_host_facts *facts, char *buf,
 		     size_t len)
 {
@@ -484,6 +652,9 @@ static void fix_line(const struct gathered *g, const struct ctb_host_facts *fact
 	const struct fw_hit *at = g->accepted.rule ? &g->accepted : &g->dropped;
 	const struct fw_chain *ch = at->chain;
 	char stmt[600];
+
+	if (managed_fix(g, buf, len))
+		return;
 
 	if (!at->rule) {
 		/* dropped by policy and accepted by policy: cannot both be; append */
@@ -517,7 +688,11 @@ static int emit_gathered(struct analysis *an)
 {
 	for (size_t i = 0; i < an->count; i++) {
 		const struct gathered *g = &an->items[i];
-		struct ctb_finding *f = new_finding(an->out, g->kind, true);
+		const struct fw_match *scope =
+			g->kind == CTB_FINDING_STATEFUL ? peer_scope(g, g->dropped.rule) : NULL;
+		char peers[512] = "";
+		bool bogus = scope && peers_text(scope, peers, sizeof(peers));
+		struct ctb_finding *f = new_finding(an->out, g->kind, !bogus);
 
 		if (!f)
 			return -ENOMEM;
@@ -550,16 +725,82 @@ static int emit_gathered(struct analysis *an)
 			describe_hit(&g->accepted, f->accepted_rule, f->accepted_where, accepting,
 				     sizeof(accepting));
 			describe_hit(&g->dropped, f->rule, f->where, dropping, sizeof(dropping));
-			snprintf(f->message, sizeof(f->message),
-				 "stateful firewall would drop %s: %s accepts them only while "
-				 "tracked; untracked they meet %s. Add: %s",
-				 f->traffic, accepting, dropping, f->fix);
+			if (bogus)
+				snprintf(f->message, sizeof(f->message),
+					 "stateful firewall would drop %s for peers in %s only "
+					 "(addresses no real peer has): %s accepts them only while "
+					 "tracked; untracked they meet %s. If you want them: %s",
+					 f->traffic, peers, accepting, dropping, f->fix);
+			else if (scope)
+				snprintf(f->message, sizeof(f->message),
+					 "stateful firewall would drop %s for peers in %s: %s "
+					 "accepts them only while tracked; untracked they meet %s. "
+					 "Add: %s",
+					 f->traffic, peers, accepting, dropping, f->fix);
+			else
+				snprintf(f->message, sizeof(f->message),
+					 "stateful firewall would drop %s: %s accepts them only "
+					 "while tracked; untracked they meet %s. Add: %s",
+					 f->traffic, accepting, dropping, f->fix);
+			if (manager_of(g->dropped.chain) == MANAGER_FIREWALLD &&
+			    !strncmp(f->fix, "nft ", 4)) {
+				size_t used = strlen(f->message);
+
+				snprintf(f->message + used, sizeof(f->message) - used,
+					 " (firewalld rebuilds its table on --reload and drops "
+					 "this rule: add it again after each reload, or express it "
+					 "as a firewalld policy)");
+			}
 		} else {
 			snprintf(f->message, sizeof(f->message),
 				 "could not analyse %s for %s (too many unknown matches or "
 				 "evaluation steps): check by hand, then --accept this finding",
 				 f->where, f->traffic);
 		}
+	}
+	return 0;
+}
+
+/*
+ * firewall-cmd --reload swaps firewalld's table for a temporary one that
+ * accepts only established and related packets until the new one is loaded:
+ * untracked packets are dropped meanwhile (about 0.25 s measured).
+ */
+static int check_firewalld_reload(struct analysis *an)
+{
+	for (size_t c = 0; c < an->rs->chain_count; c++) {
+		struct ctb_finding *f;
+
+		if (manager_of(&an->rs->chains[c]) != MANAGER_FIREWALLD)
+			continue;
+		f = new_finding(an->out, CTB_FINDING_RELOAD_WINDOW, false);
+		if (!f)
+			return -ENOMEM;
+		snprintf(f->traffic, sizeof(f->traffic), "all bypassed traffic");
+		describe_where(&an->rs->chains[c], f->where, sizeof(f->where));
+		snprintf(f->message, sizeof(f->message),
+			 "firewalld is active: during each 'firewall-cmd --reload' its temporary "
+			 "ruleset accepts only established and related packets, so bypassed "
+			 "packets are dropped for the length of the reload (about 0.25 s)");
+		return 0;
+	}
+	return 0;
+}
+
+/* A part of the firewall that could not be read might hold any rule: never vouch for it. */
+static int check_unreadable(struct analysis *an)
+{
+	for (size_t i = 0; i < an->rs->unreadable_count; i++) {
+		struct ctb_finding *f = new_finding(an->out, CTB_FINDING_UNANALYZED, true);
+
+		if (!f)
+			return -ENOMEM;
+		snprintf(f->traffic, sizeof(f->traffic), "all bypassed traffic");
+		snprintf(f->where, sizeof(f->where), "%s", an->rs->unreadable[i]);
+		snprintf(f->message, sizeof(f->message),
+			 "could not read %s, so its rules were not analysed: check them by "
+			 "hand, then --accept this finding",
+			 f->where);
 	}
 	return 0;
 }
@@ -873,6 +1114,10 @@ int ctb_preflight_analyse(const struct ctb_config *cfg, const struct fw_ruleset 
 		ret = emit_gathered(&an);
 	if (!ret)
 		ret = check_nat_to_bypassed(&an);
+	if (!ret && ctb_config_has_targets(cfg))
+		ret = check_unreadable(&an);
+	if (!ret && ctb_config_has_targets(cfg))
+		ret = check_firewalld_reload(&an);
 	if (!ret)
 		ret = check_helpers(&an);
 	if (!ret)

@@ -22,6 +22,7 @@ enum ctb_finding_kind {
 	CTB_FINDING_UNANALYZED,
 	CTB_FINDING_ANY_SOURCE, /* an upstream covering every address */
 	CTB_FINDING_NAT_TO_BYPASSED, /* DNAT/REDIRECT onto a bypassed local port */
+	CTB_FINDING_RELOAD_WINDOW, /* a firewall manager's reload drops untracked packets */
 };
 
 /* A finding's id: its kind's short name, '-', 6 hex digits. */

@@ -473,6 +473,66 @@ static void unknowns_are_tried_both_ways(void **state)
 	ctb_findings_free(&f);
 }
 
+/*
+ * firewalld's RFC 3964 rule rejects output to 6to4 addresses of private
+ * networks and to IPv4-mapped addresses: replies from a bypassed port to
+ * such peers are rejected once untracked, but no real peer has them, so it
+ * is a warning naming them; a reject of real prefixes stays blocking.
+ */
+static void drops_of_bogus_peers_only_warn(void **state)
+{
+	static const char rfc3964[] = "*filter\n"
+				      ":INPUT ACCEPT [0:0]\n"
+				      ":FORWARD ACCEPT [0:0]\n"
+				      ":OUTPUT ACCEPT [0:0]\n"
+				      "-A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+				      "-A OUTPUT -d 2002:c0a8::/32 -j REJECT\n"
+				      "-A OUTPUT -d ::ffff:0.0.0.0/96 -j REJECT\n"
+				      "%s"
+				      "COMMIT\n";
+	struct fw_ruleset rs = { 0 };
+	struct ctb_findings f;
+	char text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text), rfc3964, "");
+	assert_int_equal(fw_parse_iptables_save(&rs, text, 6, FW_SRC_IPTABLES_LEGACY), 0);
+	analyse_rs(&rs, NODE ",fd00:c7::1/128", "80", NULL, &f);
+	assert_int_equal(ctb_findings_blocking(&f), 0);
+	assert_int_equal(count_kind(&f, CTB_FINDING_STATEFUL), 2);
+	assert_non_null(strstr(find_traffic(&f, "tcp/80 departures")->message,
+			       "for peers in 2002:c0a8::/32 only"));
+	ctb_findings_free(&f);
+	fw_ruleset_free(&rs);
+	snprintf(text, sizeof(text), rfc3964, "-A OUTPUT -d 2001:db8::/32 -j REJECT\n");
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(fw_parse_iptables_save(&rs, text, 6, FW_SRC_IPTABLES_LEGACY), 0);
+	analyse_rs(&rs, NODE ",fd00:c7::1/128", "80", NULL, &f);
+	assert_int_equal(ctb_findings_blocking(&f), 1);
+	for (size_t i = 0; i < f.count; i++)
+		if (f.items[i].blocking)
+			assert_non_null(strstr(f.items[i].message, "for peers in 2001:db8::/32:"));
+	ctb_findings_free(&f);
+	fw_ruleset_free(&rs);
+}
+
+/* A listing that could not be read is a blocking finding, never an empty table. */
+static void an_unreadable_listing_is_a_finding(void **state)
+{
+	struct fw_ruleset rs = { 0 };
+	struct ctb_findings f;
+
+	(void)state;
+	fw_ruleset_add_unreadable(&rs, "iptables-legacy-save: %s", "Permission denied");
+	analyse_rs(&rs, NODE, "80", NULL, &f);
+	assert_int_equal(ctb_findings_blocking(&f), 1);
+	assert_non_null(strstr(first_kind(&f, CTB_FINDING_UNANALYZED)->message,
+			       "could not read iptables-legacy-save: Permission denied"));
+	assert_non_null(strstr(first_kind(&f, CTB_FINDING_UNANALYZED)->id, "unread-"));
+	ctb_findings_free(&f);
+	fw_ruleset_free(&rs);
+}
+
 /* The search is bounded in steps: out of them, the answer is "too complex", never a hang. */
 static void the_search_is_bounded_in_steps(void **state)
 {
@@ -514,6 +574,8 @@ int main(void)
 		cmocka_unit_test(finding_ids_are_stable_and_accepted_one_by_one),
 		cmocka_unit_test(unknowns_are_tried_both_ways),
 		cmocka_unit_test(the_search_is_bounded_in_steps),
+		cmocka_unit_test(an_unreadable_listing_is_a_finding),
+		cmocka_unit_test(drops_of_bogus_peers_only_warn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
