@@ -11,11 +11,9 @@
 #include "intent_log.h"
 #include "runtime_dir.h"
 
-#define LINE_LEN 512
+#define LINE_LEN 2600 /* a preflight finding is one long line */
 
-static int problem(struct ctb_health *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int problem(struct ctb_health *h, const char *fmt, ...)
+int ctb_health_add(struct ctb_health *h, const char *fmt, ...)
 {
 	char **grown = realloc(h->problems, (h->count + 1) * sizeof(*grown));
 	char *line = malloc(LINE_LEN);
@@ -79,7 +77,7 @@ static int check_coverage(const struct ctb_attachment *att, struct ctb_health *h
 
 	if (!ret && missing.count) {
 		ctb_iface_list_format(&missing, names, sizeof(names));
-		ret = problem(h,
+		ret = ctb_health_add(h,
 			      "no classifier on %zu interface%s that should have it: %s (created or "
 			      "brought up after attach?); run 'ctbypass attach' again",
 			      missing.count, missing.count == 1 ? "" : "s", names);
@@ -102,7 +100,7 @@ static int check_duplicates(const struct ctb_attachment *att, struct ctb_health 
 		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", i ? "," : "",
 					 name);
 	}
-	return problem(h, "more than one ctbypass classifier on %zu interface%s: %s; run "
+	return ctb_health_add(h, "more than one ctbypass classifier on %zu interface%s: %s; run "
 			  "'ctbypass attach' again",
 		       att->duplicate_count, att->duplicate_count == 1 ? "" : "s", names);
 }
@@ -115,9 +113,9 @@ static int check_maps(const struct ctb_attachment *att, struct ctb_health *h)
 	if (!att->filter_count)
 		return 0;
 	if (!att->have_maps)
-		return problem(h, "cannot open the classifier's maps; run 'ctbypass attach' again");
+		return ctb_health_add(h, "cannot open the classifier's maps; run 'ctbypass attach' again");
 	if (att->prog_count > 1) {
-		int ret = problem(h, "the interfaces run %zu different classifier programs (an "
+		int ret = ctb_health_add(h, "the interfaces run %zu different classifier programs (an "
 				     "interrupted change?); run 'ctbypass attach' again",
 				  att->prog_count);
 
@@ -127,7 +125,7 @@ static int check_maps(const struct ctb_attachment *att, struct ctb_health *h)
 	n = ctb_maps_compare(&att->maps, &att->nft.cfg, diff, sizeof(diff));
 	if (!n)
 		return 0;
-	return problem(h, "the classifier and the nftables sets disagree on %d port%s or "
+	return ctb_health_add(h, "the classifier and the nftables sets disagree on %d port%s or "
 			  "upstream%s: %s; run 'ctbypass attach' again",
 		       n, n == 1 ? "" : "s", n == 1 ? "" : "s", diff);
 }
@@ -144,7 +142,7 @@ static int check_pending(struct ctb_health *h)
 	free(ifindexes);
 	if (!count)
 		return 0;
-	ret = problem(h, "an interrupted command left cleanup pending on %zu interface%s; "
+	ret = ctb_health_add(h, "an interrupted command left cleanup pending on %zu interface%s; "
 			 "the next 'ctbypass attach' or 'detach' does it",
 		      count, count == 1 ? "" : "s");
 	return ret;
@@ -215,7 +213,7 @@ static int check_backstop(const struct ctb_attachment *att, struct ctb_health *h
 	rose = now >= prev.packets ? now - prev.packets : now;
 	if (!rose)
 		return 0;
-	return problem(h,
+	return ctb_health_add(h,
 		       "%llu bypassed packet%s reached the backstop in the last %llds: the "
 		       "classifier did not mark them (an interface without it, a tc program "
 		       "ahead of it, headers it does not parse); they are untracked all the same",
@@ -238,14 +236,14 @@ int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *h)
 	if (ret || !ctb_attachment_exists(att))
 		return ret;
 	if (!att->nft.present) {
-		ret = problem(h, "table inet %s is missing (deleted by 'nft flush ruleset' or a "
+		ret = ctb_health_add(h, "table inet %s is missing (deleted by 'nft flush ruleset' or a "
 				 "firewall reload?): nothing is untracked; run 'ctbypass attach' "
 				 "again, or 'ctbypass detach'",
 			      CTB_NFT_TABLE);
 		return ret ? ret : check_duplicates(att, h);
 	}
 	if (!ret && !att->nft.complete)
-		ret = problem(h, "table inet %s lacks some of its rules (deleted by hand?): the "
+		ret = ctb_health_add(h, "table inet %s lacks some of its rules (deleted by hand?): the "
 				 "bypass may be one-sided; run 'ctbypass attach' again",
 			      CTB_NFT_TABLE);
 	if (!ret)
@@ -256,7 +254,7 @@ int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *h)
 	if (ret || h->changing)
 		return ret;
 	if (att->nft.in_transition)
-		ret = problem(h, "an interrupted mark change left the previous mark's rule; run "
+		ret = ctb_health_add(h, "an interrupted mark change left the previous mark's rule; run "
 				 "'ctbypass attach' again");
 	if (!ret)
 		ret = check_coverage(att, h);

@@ -25,6 +25,9 @@ struct ctb_health {
 int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *out);
 void ctb_health_free(struct ctb_health *h);
 
+/* Adds one problem line (printf-style); -ENOMEM. For checks made elsewhere (the preflight). */
+int ctb_health_add(struct ctb_health *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* After a change: the backstop count from which the next status measures a rate. */
 void ctb_health_baseline(const struct ctb_attachment *att);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include "attachment.h"
 #include "health.h"
+#include "preflight.h"
 #include "commands.h"
 #include "log.h"
 #include "report.h"
@@ -16,6 +17,36 @@ static const char help[] = "Usage: ctbypass [-n NETNS] status [--json]\n"
 			   "documents its fields). It also checks that the kernel still holds\n"
 			   "what ctbypass meant (health); exit status 1 when attached with\n"
 			   "problems, 0 when healthy or not attached.\n";
+
+/*
+ * The firewall may have changed since attach (a reload that dropped an
+ * applied fix, a newly published port): a blocking finding that was neither
+ * accepted nor forced is a problem now.
+ */
+static int recheck_preflight(const struct ctb_config *cfg, struct ctb_health *health)
+{
+	struct ctb_findings findings;
+	char err[CTB_ERR_LEN];
+	int ret = 0;
+
+	if (cfg->forced || !ctb_config_has_targets(cfg))
+		return 0;
+	if (ctb_preflight(cfg, &findings, err, sizeof(err)))
+		return ctb_health_add(health, "cannot run the preflight on the current firewall: %s",
+				      err);
+	ctb_findings_accept(&findings, cfg->accepted);
+	for (size_t i = 0; i < findings.count && !ret; i++) {
+		const struct ctb_finding *f = &findings.items[i];
+
+		if (f->blocking && !f->accepted)
+			ret = ctb_health_add(health,
+					     "the firewall changed since attach and now breaks the "
+					     "bypass (preflight %s): %s",
+					     f->id, f->message);
+	}
+	ctb_findings_free(&findings);
+	return ret;
+}
 
 int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 {
@@ -51,6 +82,12 @@ int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 		return CTB_EXIT_RUNTIME;
 	}
 	if (ctb_health_check(&att, &health)) {
+		ctb_err("cannot check the state's health: out of memory");
+		ctb_health_free(&health);
+		ctb_attachment_free(&att);
+		return CTB_EXIT_RUNTIME;
+	}
+	if (att.nft.present && recheck_preflight(&att.nft.cfg, &health)) {
 		ctb_err("cannot check the state's health: out of memory");
 		ctb_health_free(&health);
 		ctb_attachment_free(&att);

@@ -166,6 +166,24 @@ test_redirect_to_bypassed() {
 	in_ns "$SRV_NS" conntrack -F >/dev/null 2>&1
 }
 
+# A fix that vanishes after attach (a firewall reload that rebuilt the rules):
+# status sees the preflight refuse again, exits 1 and names the finding.
+test_vanished_fix() {
+	local fix=(-p tcp --dport 80 -m conntrack --ctstate UNTRACKED -j ACCEPT)
+	check "vanished fix: attach" ctb attach --ports 80
+	check "vanished fix: healthy while the fix is there" ctb status
+	ip netns exec "$SRV_NS" iptables-legacy -D RH-Firewall-1-INPUT "${fix[@]}"
+	ctb status >"$OUT" 2>&1
+	check_eq "vanished fix: status exits 1" 1 "$?"
+	check "vanished fix: status names the finding" \
+		grep -q "firewall changed since attach and now breaks the bypass (preflight state-" "$OUT"
+	check "vanished fix: status --json is unhealthy" \
+		bash -c "'$CTBYPASS' -n '$SRV_NS' status --json | grep -q '\"healthy\":false'"
+	ip netns exec "$SRV_NS" iptables-legacy -I RH-Firewall-1-INPUT 4 "${fix[@]}"
+	check "vanished fix: healthy again once restored" ctb status
+	check "detach" ctb detach
+}
+
 lab_up
 start_nginx "$SRV_NS" 80 || finish
 NGINX_ADDRS=$CLI_IP4 start_nginx "$CLI_NS" 80 || finish
@@ -176,4 +194,5 @@ test_nat_nft
 test_nat_legacy
 test_stateful_nft
 test_stateful_legacy
+test_vanished_fix
 finish
