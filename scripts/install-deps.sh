@@ -11,7 +11,10 @@ build=(clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 runtime=(iproute2 nftables conntrack)
 # libclang-rt-dev: ASan, UBSan and libFuzzer for clang (only recommended by clang, so
 # --no-install-recommends leaves them out); `make unit-asan` and `make fuzz` link them.
-test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-dev kmod procps)
+# firewalld and ufw: the real firewall managers tests/netns/test_preflight_real.sh runs inside a
+# namespace (firewalld on its own dbus-daemon; unshare is util-linux's). Installed, never enabled.
+test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-dev kmod procps
+      firewalld ufw dbus util-linux)
 demo=(nginx-light curl wrk)
 vm=(qemu-system-x86 busybox-static cpio kmod)
 # make bench: load generators, plots, and the seeds' iptables rules to compare with.
@@ -51,3 +54,10 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ $created_policy -eq 1 ] && rm -f "$policy"' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Their packages enable them at boot (the policy only stops the start now); a firewall manager
+# this script installed must never come up on the host's own network.
+for pkg in firewalld ufw; do
+	[[ " ${missing[*]} " == *" $pkg "* ]] || continue
+	DPKG_MAINTSCRIPT_PACKAGE=$pkg deb-systemd-helper disable "$pkg.service" >/dev/null 2>&1 || true
+	[ ! -e "/etc/init.d/$pkg" ] || update-rc.d "$pkg" disable >/dev/null 2>&1 || true
+done

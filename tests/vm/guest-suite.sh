@@ -63,10 +63,18 @@ run_part() { # name, command...
 }
 
 echo "guest-suite: start on kernel $(uname -r), $(nproc) CPUs"
+# Host-only: the initramfs carries no firewalld or ufw (they need Python's site-packages,
+# GObject introspection, libnftables' bindings and a dbus-daemon), so this one is skipped, said so.
+host_only=(test_preflight_real)
 run_part lab_smoke build/tools/lab_smoke
 for t in tests/netns/test_*.sh; do
 	[ -e "$t" ] || continue # no netns tests yet
-	run_part "$(basename "$t" .sh)" bash "$t"
+	name=$(basename "$t" .sh)
+	if [[ " ${host_only[*]} " == *" $name "* ]]; then
+		echo "guest-suite: SKIP $name: needs firewalld and ufw, which the VM lab does not carry (run it on the host)"
+		continue
+	fi
+	run_part "$name" bash "$t"
 done
 # Tests only the guest kernel can run (fentry and kprobe backends).
 for t in tests/vm/test_*.sh; do
