@@ -111,6 +111,11 @@ static enum tri iface_is(const struct fw_match *m, const struct fw_probe *p)
 	return lo ? NO : MAYBE;
 }
 
+static enum tri local_is(signed char local)
+{
+	return local > 0 ? YES : local < 0 ? NO : MAYBE;
+}
+
 static enum tri match_eval(const struct fw_match *m, const struct fw_probe *p)
 {
 	switch (m->kind) {
@@ -132,6 +137,10 @@ static enum tri match_eval(const struct fw_match *m, const struct fw_probe *p)
 	case FW_M_IIF:
 	case FW_M_OIF:
 		return negate(iface_is(m, p), m->negate);
+	case FW_M_SADDR_LOCAL:
+		return negate(local_is(p->saddr_local), m->negate);
+	case FW_M_DADDR_LOCAL:
+		return negate(local_is(p->daddr_local), m->negate);
 	case FW_M_FAMILY:
 		return negate(m->family == p->family ? YES : NO, m->negate);
 	default:

@@ -25,6 +25,9 @@ struct fw_probe {
 	/* The unknown address is outside 127.0.0.0/8 and ::1: a remote peer of a
 	 * non-loopback address (the kernel drops martians from outside). */
 	bool unknown_not_loopback;
+	/* Is the address one of this host's (addrtype LOCAL, fib type local)?
+	 * 1 yes, -1 no, 0 unknown. */
+	signed char saddr_local, daddr_local;
 };
 
 /*

@@ -603,6 +603,10 @@ static int parse_modelled(struct fw_rule *rule, const char *opt, const char *arg
 		return 0; /* "any" restricts nothing */
 	} else if (!strcmp(opt, "--comment")) {
 		return 0; /* a comment matches everything */
+	} else if ((!strcmp(opt, "--src-type") || !strcmp(opt, "--dst-type")) &&
+		   !strcmp(arg, "LOCAL")) {
+		/* addrtype; other type lists (BROADCAST, "LOCAL,UNICAST") stay unknown */
+		m = fw_rule_add_match(rule, opt[2] == 's' ? FW_M_SADDR_LOCAL : FW_M_DADDR_LOCAL);
 	} else {
 		*done = false;
 		return 0;

@@ -48,6 +48,10 @@ enum fw_match_kind {
 	 * connlimit, connbytes, a CONNMARK restore's result …): false for an
 	 * untracked packet, which has none; may or may not match a tracked one. */
 	FW_M_CT_DERIVED,
+	/* The address is one of this host's (`-m addrtype --dst-type LOCAL`,
+	 * `fib daddr type local`): no operand, the probe knows. */
+	FW_M_SADDR_LOCAL,
+	FW_M_DADDR_LOCAL,
 };
 
 struct fw_port_range {

@@ -213,6 +213,32 @@ static struct fw_match *add_match(struct fw_rule *rule, enum fw_match_kind kind,
 }
 
 /* Fills RULE's matches from one `match` expression; FW_M_UNKNOWN if not modelled. */
+/* `fib daddr type local` (or saddr, with iif/oif): the address is this host's. */
+static int parse_fib_local(json_t *fib, json_t *right, bool negate, struct fw_rule *rule)
+{
+	const char *result = json_string_value(json_object_get(fib, "result"));
+	const char *type = json_string_value(right);
+	json_t *flags = json_object_get(fib, "flags"), *f;
+	enum fw_match_kind kind = FW_M_UNKNOWN;
+	struct fw_match *m;
+	size_t i;
+	int err = 0;
+
+	if (result && !strcmp(result, "type") && type && !strcmp(type, "local"))
+		json_array_foreach(flags, i, f) {
+			const char *name = json_string_value(f);
+
+			if (name && !strcmp(name, "saddr"))
+				kind = FW_M_SADDR_LOCAL;
+			else if (name && !strcmp(name, "daddr"))
+				kind = FW_M_DADDR_LOCAL;
+		}
+	m = add_match(rule, kind, &err);
+	if (m && kind != FW_M_UNKNOWN)
+		m->negate = negate;
+	return m ? 0 : err;
+}
+
 static int parse_match(const struct set_index *idx, const char *scope, json_t *match,
 		       struct fw_rule *rule)
 {
@@ -238,6 +264,8 @@ static int parse_match(const struct set_index *idx, const char *scope, json_t *m
 	}
 	if (op && strcmp(op, "==") && strcmp(op, "!=") && strcmp(op, "in"))
 		goto unknown;
+	if (json_object_get(left, "fib"))
+		return parse_fib_local(json_object_get(left, "fib"), right, negate, rule);
 	if (proto && field) {
 		bool l4hdr = !strcmp(proto, "tcp") || !strcmp(proto, "udp") || !strcmp(proto, "th");
 
@@ -271,6 +299,16 @@ static int parse_match(const struct set_index *idx, const char *scope, json_t *m
 			goto unknown; /* the type or code itself is not modelled */
 		}
 	} else if (key && meta) {
+		const char *nfproto = json_string_value(right);
+
+		if (!strcmp(key, "nfproto") && !negate && nfproto &&
+		    (!strcmp(nfproto, "ipv4") || !strcmp(nfproto, "ipv6"))) {
+			/* firewalld's `meta nfproto ipv4`: the rule's family */
+			m = add_match(rule, FW_M_FAMILY, &err);
+			if (m)
+				m->family = nfproto[3] == '4' ? 4 : 6;
+			return err;
+		}
 		if (!strcmp(key, "l4proto")) {
 			kind = FW_M_L4;
 			fn = add_l4;
@@ -569,9 +607,9 @@ static int add_key_matches(const struct rule_ctx *ctx, struct fw_rule *rule, jso
 		return -ENOMEM;
 	ret = parse_match(ctx->idx, ctx->scope, match, rule);
 	json_decref(match);
+	/* A ct-derived key (ct mark vmap …) is still a rule we can state. */
 	for (size_t i = before; !ret && i < rule->match_count; i++)
-		if (rule->matches[i].kind == FW_M_UNKNOWN ||
-		    rule->matches[i].kind == FW_M_CT_DERIVED)
+		if (rule->matches[i].kind == FW_M_UNKNOWN)
 			ret = -EPROTO;
 	return ret;
 }
@@ -612,6 +650,14 @@ static int expand_vmap(struct rule_ctx *ctx, struct fw_rule *base, json_t *vmap,
 		ret = json_array_size(e) == 2 ? 0 : -EPROTO;
 		if (!ret)
 			ret = add_key_matches(ctx, &r, key, elem_value(json_array_get(e, 0)));
+		if (ret == -EPROTO && json_array_size(e) == 2) {
+			/* a key we cannot read (numgen, a hash): the element may or may
+			 * not match, but where it leads (kube-proxy's endpoints) stays */
+			free(r.matches);
+			ret = clone_rule(base, &r) ? -ENOMEM : 0;
+			if (!ret && !fw_rule_add_match(&r, FW_M_UNKNOWN))
+				ret = -ENOMEM;
+		}
 		if (!ret && parse_verdict(ctx, json_array_get(e, 1), &r))
 			ret = -EPROTO;
 		if (ret == -EPROTO) {

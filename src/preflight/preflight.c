@@ -112,14 +112,21 @@ static struct fw_probe probe_for(int family, unsigned int l4, enum direction dir
 
 	if (!up) {
 		/* A server port: arrivals to it, departures from it. */
+		/* Our end is ours; the peer is too only across loopback. */
+		signed char peer_local = local->loopback ? 1 : -1;
+
 		if (dir == ARRIVAL) {
 			p.dport = port;
 			p.daddr_known = local->known;
 			memcpy(p.daddr, local->addr, 16);
+			p.daddr_local = 1;
+			p.saddr_local = peer_local;
 		} else {
 			p.sport = port;
 			p.saddr_known = local->known;
 			memcpy(p.saddr, local->addr, 16);
+			p.saddr_local = 1;
+			p.daddr_local = peer_local;
 		}
 		p.loopback = local->loopback;
 		p.unknown_not_loopback = local->known && !local->loopback;
@@ -132,6 +139,11 @@ static struct fw_probe probe_for(int family, unsigned int l4, enum direction dir
 	memcpy(remote, up->addr, 16);
 	if (local_known)
 		memcpy(ours, facts->upstream_source[up_index], 16);
+	signed char up_local = !facts->locals ? 0
+			       : ctb_local_addrs_has(facts->locals, up->family, up->addr) ? 1 : -1;
+
+	p.saddr_local = dir == ARRIVAL ? up_local : 1;
+	p.daddr_local = dir == ARRIVAL ? 1 : up_local;
 	if (dir == ARRIVAL) {
 		p.sport = up->port;
 		p.saddr_known = true;
@@ -277,8 +289,10 @@ static int check_nat(struct analysis *an, struct gathered *g, uint16_t port,
 	struct fw_probe p = probe_for(g->family, g->l4, g->dir, port, local, g->up, an->facts,
 				      up_index, FW_CT_NEW);
 
-	if (g->forwarded)
+	if (g->forwarded) {
 		p.saddr_known = false;
+		p.saddr_local = -1; /* another host's connection */
+	}
 
 	for (size_t c = 0; c < an->rs->chain_count; c++) {
 		const struct fw_chain *ch = &an->rs->chains[c];
@@ -1032,7 +1046,7 @@ static int check_icmp(struct analysis *an)
 		unsigned int l4 = family == 4 ? FW_L4_ICMP : FW_L4_ICMPV6;
 		/* From a router or peer, to this host: loopback plays no part. */
 		struct fw_probe related = { .family = family, .l4 = l4, .ct_state = FW_CT_RELATED,
-					    .unknown_not_loopback = true };
+					    .unknown_not_loopback = true, .daddr_local = 1 };
 		struct fw_probe invalid = related;
 
 		invalid.ct_state = FW_CT_INVALID;

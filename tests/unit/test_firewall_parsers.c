@@ -395,10 +395,13 @@ static void nft_vmap_named_concat(void **state)
 	assert_int_equal(r->verdict, FW_V_GOTO);
 	assert_int_equal(find(r, FW_M_DADDR)->prefixes[0].addr[3], 2);
 	assert_int_equal(find(r, FW_M_DPORT)->ports[0].lo, 3001);
-	/* numgen random mod 1 vmap { 0 : goto endpoint… }: a key we cannot evaluate */
+	/* numgen random mod 1 vmap { 0 : goto endpoint… }: a key we cannot evaluate,
+	 * so the element may or may not match, but where it goes is kept (the
+	 * endpoint's DNAT must stay reachable for the NAT checks) */
 	ep = chain(&rs, "kube-proxy", "service-ULMVA6XW-ns1/svc1/tcp/p80");
 	assert_int_equal(ep->rule_count, 2);
-	assert_int_equal(ep->rules[1].verdict, FW_V_UNKNOWN);
+	assert_int_equal(ep->rules[1].verdict, FW_V_GOTO);
+	assert_string_equal(ep->rules[1].target, "endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80");
 	assert_non_null(find(&ep->rules[1], FW_M_UNKNOWN));
 	fw_ruleset_free(&rs);
 }
@@ -417,20 +420,23 @@ static void nft_vmap_unreadable(void **state)
 	assert_int_equal(c->rules[0].verdict, FW_V_UNKNOWN);
 	assert_non_null(find(&c->rules[0], FW_M_UNKNOWN));
 	fw_ruleset_free(&rs);
-	/* one element with a key we cannot read, between two we can; a jump nowhere */
+	/* elements with keys we cannot read (each: may match, verdict kept), between
+	 * two we can; a jump nowhere */
 	nft_rule(&rs,
 		 "{\"vmap\": {\"key\": {\"payload\": {\"protocol\": \"tcp\", \"field\": \"dport\"}},"
 		 " \"data\": {\"set\": [[22, {\"accept\": null}], [\"ssh\", {\"drop\": null}],"
 		 " [70000, {\"drop\": null}], [80, {\"jump\": {\"target\": \"nowhere\"}}]]}}}",
 		 NULL);
 	c = chain(&rs, "t", "c");
-	assert_int_equal(c->rule_count, 3);
+	assert_int_equal(c->rule_count, 4);
 	assert_int_equal(c->rules[0].verdict, FW_V_ACCEPT);
-	assert_int_equal(c->rules[1].verdict, FW_V_UNKNOWN);
-	assert_non_null(find(&c->rules[1], FW_M_UNKNOWN));
-	assert_null(find(&c->rules[1], FW_M_DPORT));
-	assert_int_equal(c->rules[2].verdict, FW_V_UNKNOWN);
-	assert_int_equal(find(&c->rules[2], FW_M_DPORT)->ports[0].lo, 80);
+	for (int i = 1; i <= 2; i++) {
+		assert_int_equal(c->rules[i].verdict, FW_V_DROP);
+		assert_non_null(find(&c->rules[i], FW_M_UNKNOWN));
+		assert_null(find(&c->rules[i], FW_M_DPORT));
+	}
+	assert_int_equal(c->rules[3].verdict, FW_V_UNKNOWN);
+	assert_int_equal(find(&c->rules[3], FW_M_DPORT)->ports[0].lo, 80);
 	fw_ruleset_free(&rs);
 }
 
@@ -539,6 +545,28 @@ static void nft_ct_derived_and_unknown_statements(void **state)
 	fw_ruleset_free(&rs);
 }
 
+/* firewalld's `meta nfproto ipv6`, and a verdict map keyed by the entry's mark. */
+static void nft_nfproto_and_ct_mark_vmap(void **state)
+{
+	struct fw_ruleset rs;
+	const struct fw_chain *c;
+
+	(void)state;
+	nft_rule(&rs,
+		 "{\"match\": {\"op\": \"==\", \"left\": {\"meta\": {\"key\": \"nfproto\"}},"
+		 " \"right\": \"ipv6\"}},"
+		 "{\"vmap\": {\"key\": {\"ct\": {\"key\": \"mark\"}}, \"data\": {\"set\":"
+		 " [[1, {\"accept\": null}], [2, {\"drop\": null}]]}}}", NULL);
+	c = chain(&rs, "t", "c");
+	assert_int_equal(c->rule_count, 2);
+	assert_int_equal(find(&c->rules[0], FW_M_FAMILY)->family, 6);
+	assert_non_null(find(&c->rules[0], FW_M_CT_DERIVED));
+	assert_null(find(&c->rules[0], FW_M_UNKNOWN));
+	assert_int_equal(c->rules[0].verdict, FW_V_ACCEPT);
+	assert_int_equal(c->rules[1].verdict, FW_V_DROP);
+	fw_ruleset_free(&rs);
+}
+
 /* iptables-nft-save with one table it cannot show: the rest is read, that one left to nft. */
 static void incompatible_table(void **state)
 {
@@ -608,6 +636,7 @@ int main(void)
 		cmocka_unit_test(nft_mangle_empty_ct),
 		cmocka_unit_test(nft_nat_statements),
 		cmocka_unit_test(nft_ct_derived_and_unknown_statements),
+		cmocka_unit_test(nft_nfproto_and_ct_mark_vmap),
 		cmocka_unit_test(incompatible_table),
 		cmocka_unit_test(unreadable_parts_are_named),
 	};

@@ -516,6 +516,109 @@ static void drops_of_bogus_peers_only_warn(void **state)
 	fw_ruleset_free(&rs);
 }
 
+static void load_nft(struct fw_ruleset *rs, const char *fixture)
+{
+	char path[128], *text;
+
+	snprintf(path, sizeof(path), "tests/fixtures/%s", fixture);
+	text = slurp(path);
+	memset(rs, 0, sizeof(*rs));
+	assert_int_equal(fw_parse_nft_json(rs, text, NULL, 0), 0);
+	free(text);
+}
+
+/* kube-proxy's nftables mode (its own test's rules): the same verdicts as its iptables mode. */
+static void kube_proxy_nftables_mode(void **state)
+{
+	struct fw_ruleset rs;
+	struct ctb_findings f;
+
+	(void)state;
+	load_nft(&rs, "nft_kube_proxy_overall.json");
+	analyse_rs(&rs, "192.168.0.2/32,127.0.0.0/8", "80,443,53", NULL, &f);
+	assert_int_equal(ctb_findings_blocking(&f), 0);
+	ctb_findings_free(&f);
+	/* a NodePort: found through the service-nodeports map and numgen's endpoint map */
+	analyse_rs(&rs, "192.168.0.2/32,127.0.0.0/8", "3001", NULL, &f);
+	assert_int_equal(count_kind(&f, CTB_FINDING_NAT), 1);
+	assert_non_null(strstr(first_kind(&f, CTB_FINDING_NAT)->where, "chain endpoint-"));
+	ctb_findings_free(&f);
+	/* an endpoint on this host's port 80 */
+	analyse_rs(&rs, "192.168.0.2/32,10.180.0.3/32", "80", NULL, &f);
+	assert_int_equal(count_kind(&f, CTB_FINDING_NAT_TO_BYPASSED), 2);
+	ctb_findings_free(&f);
+	fw_ruleset_free(&rs);
+}
+
+/*
+ * The real firewalld (Debian 12, zone public, service http): --ports 80 is
+ * allowed (its RFC 3964 reject is a warning), an upstream is refused with a
+ * permanent rich rule as the fix, and the reload window is named.
+ */
+static void firewalld_public_http(void **state)
+{
+	struct fw_ruleset rs;
+	struct ctb_findings f;
+	const struct ctb_finding *s;
+
+	(void)state;
+	load_nft(&rs, "nft_firewalld_public_http.json");
+	analyse_rs(&rs, NODE ",fd00:c7::1/128", "80", NULL, &f);
+	assert_int_equal(ctb_findings_blocking(&f), 0);
+	assert_int_equal(count_kind(&f, CTB_FINDING_RELOAD_WINDOW), 1);
+	ctb_findings_free(&f);
+	analyse_rs(&rs, NODE, NULL, "198.18.0.7:3128", &f);
+	assert_int_equal(ctb_findings_blocking(&f), 1);
+	s = first_kind(&f, CTB_FINDING_STATEFUL);
+	assert_string_equal(s->fix, "firewall-cmd --permanent --add-rich-rule='rule family=\"ipv4\" "
+				    "source address=\"198.18.0.7/32\" source-port port=\"3128\" "
+				    "protocol=\"tcp\" accept' && firewall-cmd --reload");
+	assert_non_null(strstr(s->accepted_where, "table inet firewalld chain filter_INPUT"));
+	ctb_findings_free(&f);
+	fw_ruleset_free(&rs);
+}
+
+/*
+ * The real ufw (default deny incoming, allow 80/tcp): --ports 80 allowed; an
+ * upstream refused with a ufw rule as the fix; that rule, once added, is
+ * enough (ufw-not-local returns for our own addresses: addrtype LOCAL).
+ */
+static void ufw_allow_80(void **state)
+{
+	char *text = slurp("tests/fixtures/ufw_allow_80.save"), *v6 = strstr(text + 1, "*filter");
+	struct fw_ruleset rs = { 0 };
+	struct ctb_findings f;
+	const struct ctb_finding *s;
+
+	(void)state;
+	assert_non_null(v6);
+	v6[-1] = '\0';
+	assert_int_equal(fw_parse_iptables_save(&rs, text, 4, FW_SRC_IPTABLES_NFT), 0);
+	assert_int_equal(fw_parse_iptables_save(&rs, v6, 6, FW_SRC_IPTABLES_NFT), 0);
+	analyse_rs(&rs, NODE ",fd00:c7::1/128", "80", NULL, &f);
+	assert_int_equal(ctb_findings_blocking(&f), 0);
+	ctb_findings_free(&f);
+	analyse_rs(&rs, NODE, NULL, "198.18.0.7:3128", &f);
+	assert_int_equal(ctb_findings_blocking(&f), 1);
+	s = first_kind(&f, CTB_FINDING_STATEFUL);
+	assert_string_equal(s->fix, "ufw allow in proto tcp from 198.18.0.7/32 port 3128");
+	ctb_findings_free(&f);
+	fw_ruleset_free(&rs);
+	/* the rule that fix makes, as ufw writes it: then nothing refuses */
+	char fixed[65536];
+
+	/* after the listing's COMMIT: the reader adds it to the chain all the same */
+	snprintf(fixed, sizeof(fixed), "%s\n-A ufw-user-input -s 198.18.0.7/32 -p tcp -m tcp "
+		 "--sport 3128 -j ACCEPT\n", text);
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(fw_parse_iptables_save(&rs, fixed, 4, FW_SRC_IPTABLES_NFT), 0);
+	analyse_rs(&rs, NODE, NULL, "198.18.0.7:3128", &f);
+	assert_int_equal(ctb_findings_blocking(&f), 0);
+	ctb_findings_free(&f);
+	fw_ruleset_free(&rs);
+	free(text);
+}
+
 /* A listing that could not be read is a blocking finding, never an empty table. */
 static void an_unreadable_listing_is_a_finding(void **state)
 {
@@ -576,6 +679,9 @@ int main(void)
 		cmocka_unit_test(the_search_is_bounded_in_steps),
 		cmocka_unit_test(an_unreadable_listing_is_a_finding),
 		cmocka_unit_test(drops_of_bogus_peers_only_warn),
+		cmocka_unit_test(kube_proxy_nftables_mode),
+		cmocka_unit_test(firewalld_public_http),
+		cmocka_unit_test(ufw_allow_80),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
