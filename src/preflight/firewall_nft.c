@@ -212,7 +212,6 @@ static struct fw_match *add_match(struct fw_rule *rule, enum fw_match_kind kind,
 	return m;
 }
 
-/* Fills RULE's matches from one `match` expression; FW_M_UNKNOWN if not modelled. */
 /* `fib daddr type local` (or saddr, with iif/oif): the address is this host's. */
 static int parse_fib_local(json_t *fib, json_t *right, bool negate, struct fw_rule *rule)
 {
@@ -239,6 +238,7 @@ static int parse_fib_local(json_t *fib, json_t *right, bool negate, struct fw_ru
 	return m ? 0 : err;
 }
 
+/* Fills RULE's matches from one `match` expression; FW_M_UNKNOWN if not modelled. */
 static int parse_match(const struct set_index *idx, const char *scope, json_t *match,
 		       struct fw_rule *rule)
 {
