@@ -19,6 +19,22 @@ void ctb_portset_del(struct ctb_portset *set, uint16_t port)
 	set->bits[port / 64] &= ~(1ULL << (port % 64));
 }
 
+uint32_t ctb_portset_next(const struct ctb_portset *set, uint32_t from)
+{
+	if (from >= CTB_PORTS)
+		return CTB_PORTS;
+	size_t w = from / 64;
+	uint64_t word = set->bits[w] & (~0ULL << (from % 64));
+
+	for (;;) {
+		if (word)
+			return (uint32_t)(w * 64 + (size_t)__builtin_ctzll(word));
+		if (++w == CTB_PORTS / 64)
+			return CTB_PORTS;
+		word = set->bits[w];
+	}
+}
+
 bool ctb_portset_has(const struct ctb_portset *set, uint16_t port)
 {
 	return set->bits[port / 64] >> (port % 64) & 1;

@@ -20,6 +20,8 @@ void ctb_portset_clear(struct ctb_portset *set);
 void ctb_portset_add(struct ctb_portset *set, uint16_t port);
 void ctb_portset_del(struct ctb_portset *set, uint16_t port);
 bool ctb_portset_has(const struct ctb_portset *set, uint16_t port);
+/* The first port of SET at or after FROM, or CTB_PORTS: a word at a time. */
+uint32_t ctb_portset_next(const struct ctb_portset *set, uint32_t from);
 size_t ctb_portset_count(const struct ctb_portset *set);
 bool ctb_portset_empty(const struct ctb_portset *set);
 void ctb_portset_union(struct ctb_portset *dst, const struct ctb_portset *src);

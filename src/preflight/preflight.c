@@ -371,26 +371,20 @@ static int analyse_server_ports(struct analysis *an)
 			continue;
 		for (int family = 4; family <= 6; family += 2)
 			for (int dir = ARRIVAL; dir <= DEPARTURE; dir++) {
-				uint32_t p = 1, end;
+				const struct ctb_portset *ports = &an->cfg->ports;
+				uint32_t q, end;
 
-				for (; p < CTB_PORTS; p = end) {
-					uint16_t probe_port = 0;
+				/* Q: the first bypassed port of its stretch, which ends at the
+				 * next boundary; the stretch's bypassed ports share its outcome. */
+				for (q = ctb_portset_next(ports, 1); q < CTB_PORTS;
+				     q = ctb_portset_next(ports, end)) {
 					int ret;
 
-					end = p + 1;
-					while (end < CTB_PORTS && !ctb_portset_has(&starts, (uint16_t)end))
-						end++;
-					/* the bypassed ports of the stretch share its outcome */
+					end = ctb_portset_next(&starts, q + 1);
 					ctb_portset_clear(&stretch);
-					for (uint32_t q = p; q < end; q++)
-						if (ctb_portset_has(&an->cfg->ports, (uint16_t)q)) {
-							ctb_portset_add(&stretch, (uint16_t)q);
-							if (!probe_port)
-								probe_port = (uint16_t)q;
-						}
-					if (!probe_port)
-						continue;
-					ret = probe_stretch(an, l4, family, dir, &stretch, probe_port);
+					for (uint32_t r = q; r < end; r = ctb_portset_next(ports, r + 1))
+						ctb_portset_add(&stretch, (uint16_t)r);
+					ret = probe_stretch(an, l4, family, dir, &stretch, (uint16_t)q);
 					if (ret)
 						return ret;
 				}

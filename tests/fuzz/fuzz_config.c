@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * --protocols and --mark: ctb_protocols_parse and ctb_mark_parse, each on the
- * whole input. Both are checked against what their header promises, since
+ * --protocols, --mark and --accept: ctb_protocols_parse, ctb_mark_parse and
+ * ctb_accept_list_parse, each on the whole input. Both are checked against what their header promises, since
  * neither can crash in any interesting way but both can accept too much.
  */
 #include <ctype.h>
@@ -59,10 +59,42 @@ static void mark(const char *text)
 		return;
 	}
 	FUZZ_ASSERT(isdigit((unsigned char)text[0]), "'%s' accepted as %#x", text, out);
+	/* a leading zero is octal to some tools: refused as ambiguous */
+	FUZZ_ASSERT(text[0] != '0' || !isdigit((unsigned char)text[1]), "'%s' accepted", text);
 	/* Decimal, or hex after 0x: never octal ("010" is ten). */
 	FUZZ_ASSERT(out && out == strtoull(text, NULL,
 					   text[0] == '0' && (text[1] == 'x' || text[1] == 'X') ? 16 : 10),
 		    "'%s' gave %#x", text, out);
+}
+
+/* Ids as the preflight prints them: [a-z]+-[0-9a-f]{6}, comma-separated, no empty item. */
+static void accept_list(const char *text)
+{
+	char err[256];
+	int ret = ctb_accept_list_parse(text, err, sizeof(err));
+	const char *p = text;
+	int ok = *p != '\0';
+
+	while (ok && *p) {
+		size_t letters = 0, hex = 0;
+
+		while (*p >= 'a' && *p <= 'z')
+			p++, letters++;
+		ok = letters && *p == '-';
+		if (!ok)
+			break;
+		for (p++; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+			hex++;
+		ok = hex == 6 && (*p == ',' || !*p);
+		if (*p == ',' && !*++p)
+			ok = 0;
+	}
+	if (ret)
+		fuzz_check_err(err, sizeof(err));
+	FUZZ_ASSERT(!ret == !!ok, "'%s' %s", text, ret ? "rejected" : "accepted");
+	/* an accepted list finds each of its ids */
+	if (!ret && !strchr(text, ','))
+		FUZZ_ASSERT(ctb_accepted_has(text, text), "'%s' not found in itself", text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -71,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	protocols(text);
 	mark(text);
+	accept_list(text);
 	free(text);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #define CTB_FUZZ_PREFLIGHT_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include "fuzz.h"
 #include "preflight.h"
 
@@ -53,10 +54,28 @@ static inline void fuzz_analyse(const struct fw_ruleset *rs)
 		.upstream_source = sources, .upstream_source_known = known,
 		.loaded_helpers = ~0u,
 	};
+	static const struct {
+		int family;
+		uint8_t addr[16];
+		uint8_t len;
+	} local[] = {
+		{ AF_INET, { 198, 18, 0, 1 }, 32 },
+		{ AF_INET, { 127 }, 8 },
+		{ AF_INET, { 10 }, 8 },
+		{ AF_INET6, { 0xfd, 0x00, 0, 0xc7, [15] = 1 }, 128 },
+		{ AF_INET6, { [15] = 1 }, 128 },
+	};
+	struct ctb_local_addrs locals = { 0 };
 	struct ctb_findings out;
 	struct ctb_config cfg;
 	char err[256];
 
+	/* The host's addresses: the analysis probes with classes of them. */
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		FUZZ_ASSERT(!ctb_local_addrs_add(&locals, local[i].family, local[i].addr,
+						 local[i].len),
+			    "local address");
+	facts.locals = &locals;
 	ctb_config_init(&cfg);
 	cfg.protocols = CTB_PROTO_TCP | CTB_PROTO_UDP;
 	FUZZ_ASSERT(!ctb_portset_parse(&cfg.ports, "22,53,80,443,8000-8010", err, sizeof(err)),
@@ -66,13 +85,18 @@ static inline void fuzz_analyse(const struct fw_ruleset *rs)
 					     err, sizeof(err)),
 		    "%s", err);
 	if (!ctb_preflight_analyse(&cfg, rs, &facts, &out)) {
-		for (size_t i = 0; i < out.count; i++)
+		for (size_t i = 0; i < out.count; i++) {
 			FUZZ_ASSERT(memchr(out.items[i].message, '\0',
 					   sizeof(out.items[i].message)),
 				    "finding message");
+			/* every id is one --accept takes */
+			FUZZ_ASSERT(!ctb_accept_list_parse(out.items[i].id, err, sizeof(err)),
+				    "finding id '%s'", out.items[i].id);
+		}
 		ctb_findings_free(&out);
 	}
 	ctb_config_free(&cfg);
+	ctb_local_addrs_free(&locals);
 }
 
 #endif

@@ -116,6 +116,25 @@ static void union_subtract_and_ranges(void **state)
 	assert_true(ctb_portset_empty(&a));
 }
 
+/* next: the first member at or after a port, across word boundaries, or CTB_PORTS. */
+static void next_finds_members_across_words(void **state)
+{
+	struct ctb_portset s;
+
+	(void)state;
+	ctb_portset_clear(&s);
+	assert_int_equal(ctb_portset_next(&s, 0), CTB_PORTS);
+	ctb_portset_add(&s, 63);
+	ctb_portset_add(&s, 64);
+	ctb_portset_add(&s, 65535);
+	assert_int_equal(ctb_portset_next(&s, 0), 63);
+	assert_int_equal(ctb_portset_next(&s, 63), 63);
+	assert_int_equal(ctb_portset_next(&s, 64), 64);
+	assert_int_equal(ctb_portset_next(&s, 65), 65535);
+	assert_int_equal(ctb_portset_next(&s, 65535), 65535);
+	assert_int_equal(ctb_portset_next(&s, CTB_PORTS), CTB_PORTS);
+}
+
 static void format_reports_needed_length(void **state)
 {
 	struct ctb_portset set;
@@ -138,6 +157,7 @@ int main(void)
 		cmocka_unit_test(full_range_and_edges),
 		cmocka_unit_test(union_subtract_and_ranges),
 		cmocka_unit_test(format_reports_needed_length),
+		cmocka_unit_test(next_finds_members_across_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
