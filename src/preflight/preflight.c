@@ -1033,6 +1033,21 @@ static int check_ephemeral(struct analysis *an)
 	return 0;
 }
 
+/* The ICMP errors a bypassed flow needs, in the words of CH's manager or tool. */
+static const char *icmp_accept_text(const struct fw_chain *ch, int family)
+{
+	if (manager_of(ch) == MANAGER_FIREWALLD)
+		return "them (firewalld accepts them unless an ICMP block or a zone target drops "
+		       "them)";
+	if (ch->source != FW_SRC_NFT)
+		return family == 4 ? "'-p icmp --icmp-type destination-unreachable -j ACCEPT' and "
+				     "'-p icmp --icmp-type time-exceeded -j ACCEPT'"
+				   : "'-p ipv6-icmp --icmpv6-type packet-too-big -j ACCEPT' and "
+				     "'-p ipv6-icmp --icmpv6-type destination-unreachable -j ACCEPT'";
+	return family == 4 ? "icmp type { destination-unreachable, time-exceeded }"
+			   : "icmpv6 type { packet-too-big, destination-unreachable }";
+}
+
 /* ICMP errors about an untracked flow find no entry: no longer RELATED, but INVALID. */
 static int check_icmp(struct analysis *an)
 {
@@ -1062,9 +1077,7 @@ static int check_icmp(struct analysis *an)
 			snprintf(f->message, sizeof(f->message),
 				 "%s accepts %s only as RELATED: bypassed flows get none (path MTU "
 				 "discovery, unreachable); accept %s explicitly",
-				 f->where, f->traffic,
-				 family == 4 ? "icmp type { destination-unreachable, time-exceeded }"
-					     : "icmpv6 type { packet-too-big, destination-unreachable }");
+				 f->where, f->traffic, icmp_accept_text(ch, family));
 		}
 	}
 	return 0;
