@@ -455,8 +455,14 @@ static int parse_upstream_elem(struct ctb_config *cfg, json_t *val, int family)
 	up.prefixlen = family == AF_INET ? 32 : 128;
 	text = json_string_value(addr);
 	if (prefix) {
+		json_t *len = json_object_get(prefix, "len");
+
+		/* Later code reads LEN bits of a 16-byte address: never past them. */
+		if (!json_is_integer(len) || json_integer_value(len) < 0 ||
+		    json_integer_value(len) > up.prefixlen)
+			return -EPROTO;
 		text = json_string_value(json_object_get(prefix, "addr"));
-		up.prefixlen = (uint8_t)json_integer_value(json_object_get(prefix, "len"));
+		up.prefixlen = (uint8_t)json_integer_value(len);
 	}
 	port = json_integer_value(json_array_get(concat, 2));
 	if (!text || inet_pton(family, text, up.addr) != 1 || port < 1 || port > 65535)

@@ -17,6 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ctb_config_init(&st.cfg);
 	ctb_portset_clear(&st.cfg.ports);
 	parse_listing(&st, text);
+	/* Read back, an upstream's prefix never runs past its address. */
+	for (size_t i = 0; i < st.cfg.upstreams.count; i++) {
+		const struct ctb_upstream *up = &st.cfg.upstreams.items[i];
+
+		FUZZ_ASSERT(up->prefixlen <= (up->family == AF_INET ? 32 : 128), "upstream /%u",
+			    up->prefixlen);
+	}
 	ctb_nft_state_free(&st);
 	free(text);
 	return 0;
