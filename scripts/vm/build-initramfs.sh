@@ -38,6 +38,8 @@ modules=(
 	ip6_tables ip6table_filter ip6table_nat ip6table_raw ip6table_mangle
 	nft_compat xt_tcpudp xt_conntrack xt_state xt_nat xt_CT xt_mark xt_comment xt_multiport
 	xt_addrtype xt_MASQUERADE xt_REDIRECT ipt_REJECT ip6t_REJECT
+	# kube-proxy's rules (tests/fixtures/iptables_kube_proxy.save)
+	xt_recent xt_statistic
 )
 # Host programs the guest tests call; their libraries come along through ldd.
 bins=(bash ip tc nft conntrack bpftool nginx curl ss
