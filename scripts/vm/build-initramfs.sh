@@ -240,6 +240,10 @@ nogroup:x:65534:
 EOF
 printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$stage/etc/hosts"
 printf 'passwd: files\ngroup: files\nhosts: files\n' >"$stage/etc/nsswitch.conf"
+# netbase's tables: nft resolves "ipv6-icmp" and service names through them.
+for f in /etc/protocols /etc/services; do
+	[ ! -f "$f" ] || copy_file "$f" "$f"
+done
 # nginx opens its default log and temp paths before reading a test's own -c.
 mkdir -p "$stage/usr/lib/nginx" "$stage/var/lib/nginx" "$stage/var/log/nginx" "$stage/var/www"
 [ ! -f /etc/nginx/mime.types ] || copy_file /etc/nginx/mime.types /etc/nginx/mime.types
