@@ -226,12 +226,24 @@ void ctb_health_baseline(const struct ctb_attachment *att)
 		write_sample(att->nft.backstop.packets);
 }
 
+static int check(const struct ctb_attachment *att, struct ctb_health *h, bool lock_is_ours);
+
 int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *h)
+{
+	return check(att, h, false);
+}
+
+int ctb_health_check_locked(const struct ctb_attachment *att, struct ctb_health *h)
+{
+	return check(att, h, true);
+}
+
+static int check(const struct ctb_attachment *att, struct ctb_health *h, bool lock_is_ours)
 {
 	int ret;
 
 	memset(h, 0, sizeof(*h));
-	h->changing = ctb_lock_busy(&h->holder);
+	h->changing = !lock_is_ours && ctb_lock_busy(&h->holder);
 	ret = check_pending(h);
 	if (ret || !ctb_attachment_exists(att))
 		return ret;

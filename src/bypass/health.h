@@ -23,6 +23,8 @@ struct ctb_health {
 
 /* Checks ATT (found in the current namespace). Nothing is attached: no problems. */
 int ctb_health_check(const struct ctb_attachment *att, struct ctb_health *out);
+/* The same, by the holder of the namespace's lock: nothing is in motion but us. */
+int ctb_health_check_locked(const struct ctb_attachment *att, struct ctb_health *out);
 void ctb_health_free(struct ctb_health *h);
 
 /* Adds one problem line (printf-style); -ENOMEM. For checks made elsewhere (the preflight). */

@@ -126,7 +126,7 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 	return 0;
 }
 
-static int resolve_ifaces(const char *list, struct ctb_iface_list *ifaces)
+int ctb_resolve_ifaces(const char *list, struct ctb_iface_list *ifaces)
 {
 	char err[CTB_ERR_LEN];
 	int ret;
@@ -151,8 +151,7 @@ static int resolve_ifaces(const char *list, struct ctb_iface_list *ifaces)
 	return CTB_EXIT_OK;
 }
 
-/* The interfaces as resolved (names canonical, duplicates once), for the table to record. */
-static int record_iface_list(const struct ctb_iface_list *ifaces, struct ctb_config *cfg)
+int ctb_record_iface_list(const struct ctb_iface_list *ifaces, struct ctb_config *cfg)
 {
 	size_t len = 1;
 	char *list;
@@ -309,10 +308,10 @@ int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 			goto out;
 	}
 	/* Under the lock: after a wait, the interfaces are those of now. */
-	ret = resolve_ifaces(args.iface_list, &ifaces);
+	ret = ctb_resolve_ifaces(args.iface_list, &ifaces);
 	if (ret)
 		goto out;
-	if (args.iface_list && ifaces.count && record_iface_list(&ifaces, &args.cfg)) {
+	if (args.iface_list && ifaces.count && ctb_record_iface_list(&ifaces, &args.cfg)) {
 		ctb_err("attach failed, nothing was changed: out of memory");
 		ret = CTB_EXIT_RUNTIME;
 		goto out;

@@ -10,6 +10,7 @@
 struct ctb_context {
 	const char *netns; /* -n NETNS, or NULL for the current namespace */
 	double wait_seconds; /* --wait: how long a change waits for the namespace's lock */
+	bool daemon; /* this process is the namespace's daemon (it may change its state) */
 };
 
 int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv);
@@ -19,6 +20,7 @@ int ctb_cmd_upstream(const struct ctb_context *ctx, int argc, char **argv);
 int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv);
 int ctb_cmd_doctor(const struct ctb_context *ctx, int argc, char **argv);
 int ctb_cmd_watch(const struct ctb_context *ctx, int argc, char **argv);
+int ctb_cmd_daemon(const struct ctb_context *ctx, int argc, char **argv);
 
 /*
  * Shared by the commands: checks privileges and joins the target namespace.
@@ -29,7 +31,8 @@ int ctb_enter_target(const struct ctb_context *ctx);
 /*
  * For commands that change state, after ctb_enter_target: takes the
  * namespace's lock (waiting WAIT_SECONDS, or the context's when negative) and
- * removes what an interrupted command left. Returns an exit code.
+ * removes what an interrupted command left. Returns an exit code. Refuses
+ * while a daemon owns the namespace (unless this is that daemon).
  */
 int ctb_begin_change(const struct ctb_context *ctx, const char *command, double wait_seconds,
 		     struct ctb_lock *lock);
@@ -45,6 +48,11 @@ int ctb_wait_parse(const char *text, double *out, char *err, size_t errlen);
 struct ctb_attachment;
 struct ctb_config;
 struct ctb_iface_list;
+
+/* The interfaces for LIST (--iface), or every eligible one when NULL; an exit code. */
+int ctb_resolve_ifaces(const char *list, struct ctb_iface_list *ifaces);
+/* The interfaces as resolved (names canonical, duplicates once), for the table to record. */
+int ctb_record_iface_list(const struct ctb_iface_list *ifaces, struct ctb_config *cfg);
 
 /* Applies CFG (rolling back on failure), prints the outcome, flushes if asked. */
 int ctb_apply_and_report(const char *command, struct ctb_attachment *att,

@@ -26,6 +26,7 @@ static const char usage[] =
 	"  status     show what is bypassed and the counters (--json)\n"
 	"  doctor     diagnose the conntrack table and propose what to bypass (--json)\n"
 	"  watch      conntrack telemetry: inserts, drops, evictions per interval\n"
+	"  daemon     keep the bypass in place as a service (config file, repairs)\n"
 	"\n"
 	"Options:\n"
 	"  -n, --netns NETNS  run in network namespace NETNS (as in 'ip -n')\n"
@@ -45,7 +46,7 @@ static const struct {
 	{ "attach", ctb_cmd_attach },	  { "detach", ctb_cmd_detach },
 	{ "ports", ctb_cmd_ports },	  { "upstream", ctb_cmd_upstream },
 	{ "status", ctb_cmd_status },	  { "watch", ctb_cmd_watch },
-	{ "doctor", ctb_cmd_doctor },
+	{ "doctor", ctb_cmd_doctor },	  { "daemon", ctb_cmd_daemon },
 };
 
 /* libbpf's own chatter only with -v: failures are reported in one line by us. */

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include "commands.h"
+#include "daemon_claim.h"
+#include "daemon_config.h"
 #include "intent_log.h"
 #include "log.h"
 #include "netns.h"
@@ -45,8 +47,16 @@ int ctb_begin_change(const struct ctb_context *ctx, const char *command, double 
 {
 	char err[CTB_ERR_LEN];
 	unsigned int removed;
+	pid_t owner;
 	int ret;
 
+	if (!ctx->daemon && ctb_daemon_running(&owner)) {
+		ctb_err("%s refused, nothing was changed: a ctbypass daemon (pid %ld) manages this "
+			"namespace; change its configuration (%s) and reload it ('systemctl reload "
+			"ctbypass', or kill -HUP %ld)",
+			command, (long)owner, CTB_DAEMON_CONFIG_DEFAULT, (long)owner);
+		return CTB_EXIT_RUNTIME;
+	}
 	ret = ctb_lock_acquire(lock, command, wait_seconds >= 0 ? wait_seconds : ctx->wait_seconds,
 			       err, sizeof(err));
 	if (ret) {

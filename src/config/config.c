@@ -35,6 +35,33 @@ int ctb_config_copy(struct ctb_config *dst, const struct ctb_config *src)
 	return ctb_upstream_list_copy(&dst->upstreams, &src->upstreams);
 }
 
+static bool upstreams_within(const struct ctb_upstream_list *a, const struct ctb_upstream_list *b)
+{
+	for (size_t i = 0; i < a->count; i++) {
+		size_t j;
+
+		for (j = 0; j < b->count; j++)
+			if (a->items[i].family == b->items[j].family &&
+			    a->items[i].prefixlen == b->items[j].prefixlen &&
+			    a->items[i].port == b->items[j].port &&
+			    !memcmp(a->items[i].addr, b->items[j].addr, 16))
+				break;
+		if (j == b->count)
+			return false;
+	}
+	return true;
+}
+
+bool ctb_config_same_traffic(const struct ctb_config *a, const struct ctb_config *b)
+{
+	const char *ia = a->iface_list ? a->iface_list : "", *ib = b->iface_list ? b->iface_list : "";
+
+	return !memcmp(&a->ports, &b->ports, sizeof(a->ports)) && a->protocols == b->protocols &&
+	       a->mark == b->mark && !strcmp(ia, ib) && a->upstreams.count == b->upstreams.count &&
+	       upstreams_within(&a->upstreams, &b->upstreams) &&
+	       upstreams_within(&b->upstreams, &a->upstreams);
+}
+
 bool ctb_config_has_targets(const struct ctb_config *cfg)
 {
 	return !ctb_portset_empty(&cfg->ports) || cfg->upstreams.count;

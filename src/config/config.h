@@ -42,6 +42,8 @@ void ctb_config_init(struct ctb_config *cfg);
 void ctb_config_free(struct ctb_config *cfg);
 int ctb_config_copy(struct ctb_config *dst, const struct ctb_config *src);
 bool ctb_config_has_targets(const struct ctb_config *cfg);
+/* Same ports, upstreams (in any order), protocols, mark and interface list. */
+bool ctb_config_same_traffic(const struct ctb_config *a, const struct ctb_config *b);
 
 /* Parses "tcp", "udp" or "tcp,udp" into CTB_PROTO_* bits. */
 int ctb_protocols_parse(const char *text, unsigned int *out, char *err, size_t errlen);

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+#include "attachment.h"
+#include "daemon.h"
+#include "daemon_claim.h"
+#include "daemon_events.h"
+#include "health.h"
+#include "log.h"
+#include "preflight.h"
+
+/* Notifications come in bursts (one change is many messages): look once they settle. */
+#define SETTLE_MS 50
+/* Our own changes notify too; the rulesets are read again at most this often. */
+#define PREFLIGHT_MIN_MS 2000
+/* The preflight also runs this often: iptables-legacy changes notify nothing. */
+#define PREFLIGHT_EVERY_MS 30000
+
+struct daemon {
+	const struct ctb_context *ctx;
+	const struct ctb_daemon_source *src;
+	struct ctb_daemon_settings want;
+	bool gate_passed; /* the preflight let the current settings through */
+	char blocking_now[1024]; /* ids of blocking findings last logged, to log changes only */
+	char stuck[2600]; /* problems an apply did not fix: not retried on every event */
+};
+
+/* journald reads the priority from a "<N>" prefix on stderr. */
+__attribute__((format(printf, 2, 3))) static void dlog(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "<%d>", prio);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+#define LOG_ERR_ 3
+#define LOG_WARNING_ 4
+#define LOG_NOTICE_ 5
+#define LOG_INFO_ 6
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ctb_daemon_load(const struct ctb_daemon_source *src, struct ctb_daemon_settings *out,
+		    char *err, size_t errlen)
+{
+	char why[CTB_ERR_LEN];
+	int ret;
+
+	ctb_daemon_settings_init(out);
+	ret = ctb_daemon_config_read(out, src->config_path, src->config_must_exist, err, errlen);
+	for (size_t i = 0; !ret && i < src->count; i++) {
+		ret = ctb_daemon_set(out, src->keys[i], src->values[i], why, sizeof(why));
+		if (ret)
+			snprintf(err, errlen, "--%s: %s", src->keys[i], why);
+	}
+	if (ret)
+		ctb_daemon_settings_free(out);
+	return ret;
+}
+
+/*
+ * The preflight for the wanted settings. Blocking findings not accepted are
+ * logged when they change; the first time (start, reload) they keep the
+ * daemon from applying, later they are reported but the bypass stays (a
+ * change of the firewall is the operator's, not ours to undo).
+ */
+static bool preflight_allows(struct daemon *d)
+{
+	struct ctb_findings findings;
+	char err[CTB_ERR_LEN], ids[sizeof(d->blocking_now)] = "";
+	size_t used = 0;
+	bool ok;
+
+	if (!ctb_config_has_targets(&d->want.cfg))
+		return true;
+	if (ctb_preflight(&d->want.cfg, &findings, err, sizeof(err))) {
+		dlog(LOG_ERR_, "preflight failed: %s", err);
+		return false;
+	}
+	ctb_findings_accept(&findings, d->want.accept);
+	for (size_t i = 0; i < findings.count; i++) {
+		const struct ctb_finding *f = &findings.items[i];
+
+		if (!f->blocking || f->accepted || d->want.force)
+			continue;
+		used += (size_t)snprintf(ids + used, sizeof(ids) - used, "%s%s", used ? "," : "",
+					 f->id);
+		if (used >= sizeof(ids))
+			used = sizeof(ids) - 1;
+		if (!strstr(d->blocking_now, f->id))
+			dlog(LOG_WARNING_, "preflight refuses [%s]: %s", f->id, f->message);
+	}
+	ok = !used;
+	if (ok && d->blocking_now[0])
+		dlog(LOG_NOTICE_, "preflight: no blocking finding any more");
+	snprintf(d->blocking_now, sizeof(d->blocking_now), "%s", ids);
+	ctb_findings_free(&findings);
+	return ok;
+}
+
+/* What the table will record: the wanted traffic, interfaces canonical, acceptance. */
+static int desired(struct daemon *d, struct ctb_config *cfg, struct ctb_iface_list *ifaces)
+{
+	int ret;
+
+	if (ctb_config_copy(cfg, &d->want.cfg))
+		return CTB_EXIT_RUNTIME;
+	free(cfg->iface_list);
+	cfg->iface_list = NULL;
+	ret = ctb_resolve_ifaces(d->want.cfg.iface_list, ifaces);
+	if (ret)
+		return ret;
+	if (d->want.cfg.iface_list && ifaces->count && ctb_record_iface_list(ifaces, cfg))
+		return CTB_EXIT_RUNTIME;
+	cfg->forced = d->want.force;
+	snprintf(cfg->accepted, sizeof(cfg->accepted), "%s", d->want.accept);
+	return CTB_EXIT_OK;
+}
+
+static void join_problems(const struct ctb_health *h, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < h->count && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "; " : "", h->problems[i]);
+}
+
+/*
+ * One look, and a repair if needed, under the namespace's lock: the state is
+ * read, judged by the same health checks `status` makes, and compared with
+ * the configuration; anything off is logged (one line each) and applied
+ * through the reconcile path `attach` uses. WHY says what woke us.
+ */
+static int reconcile(struct daemon *d, const char *why, bool force_apply)
+{
+	struct ctb_iface_list ifaces = { 0 };
+	struct ctb_attachment att;
+	struct ctb_health health = { 0 };
+	struct ctb_config cfg = { 0 };
+	struct ctb_lock lock = { -1 };
+	char err[CTB_ERR_LEN], problems[sizeof(d->stuck)];
+	bool differs, ok = false;
+	int ret;
+
+	if (!d->gate_passed || !ctb_config_has_targets(&d->want.cfg))
+		return 0;
+	ret = ctb_begin_change(d->ctx, "daemon", 2, &lock);
+	if (ret)
+		return ret;
+	ret = CTB_EXIT_RUNTIME;
+	if (ctb_attachment_find(&att, err, sizeof(err))) {
+		dlog(LOG_ERR_, "cannot read the current state: %s", err);
+		goto out_att;
+	}
+	if (desired(d, &cfg, &ifaces) || ctb_health_check_locked(&att, &health))
+		goto out;
+	differs = !att.nft.present || !ctb_config_same_traffic(&cfg, &att.nft.cfg);
+	join_problems(&health, problems, sizeof(problems));
+	if (ctb_verbose)
+		dlog(7, "%s: differs %d, problems: %s", why, differs, problems);
+	if (!differs && !health.count && !force_apply) {
+		d->stuck[0] = '\0';
+		ok = true;
+		ret = 0;
+		goto out;
+	}
+	/* Problems an apply already failed to fix wait for the periodic look. */
+	if (!differs && !force_apply && health.count && !strcmp(problems, d->stuck) &&
+	    strcmp(why, "periodic check")) {
+		ok = true;
+		ret = 0;
+		goto out;
+	}
+	if (!ctb_attachment_exists(&att))
+		dlog(LOG_NOTICE_, "%s: not attached: applying the configuration", why);
+	else if (differs)
+		dlog(LOG_NOTICE_, "%s: the kernel's configuration differs from the wanted one: "
+				  "applying it", why);
+	for (size_t i = 0; i < health.count; i++)
+		dlog(LOG_NOTICE_, "%s: repairing: %s", why, health.problems[i]);
+	fflush(stdout);
+	/* A fresh classifier over the same maps, as `attach` does: new interfaces get it. */
+	ret = ctb_apply_and_report("daemon", &att, &cfg, &ifaces, true, !d->want.no_flush);
+	fflush(stdout);
+	ok = !ret;
+	if (ok)
+		snprintf(d->stuck, sizeof(d->stuck), "%s", problems);
+out:
+	ctb_health_free(&health);
+	ctb_config_free(&cfg);
+	ctb_iface_list_free(&ifaces);
+out_att:
+	ctb_attachment_free(&att);
+	ctb_end_change(&lock, ok, false);
+	return ret;
+}
+
+/* After an apply, a problem still there is one the apply cannot fix: said once. */
+static void check_after_apply(struct daemon *d)
+{
+	struct ctb_attachment att;
+	struct ctb_health health = { 0 };
+	char err[CTB_ERR_LEN], problems[sizeof(d->stuck)];
+
+	if (!d->stuck[0] || ctb_attachment_find(&att, err, sizeof(err)))
+		return;
+	if (!ctb_health_check(&att, &health)) {
+		join_problems(&health, problems, sizeof(problems));
+		if (health.count)
+			dlog(LOG_WARNING_, "still wrong after a repair (retried every %g s): %s",
+			     d->want.verify_interval, problems);
+		snprintf(d->stuck, sizeof(d->stuck), "%s", problems);
+	}
+	ctb_health_free(&health);
+	ctb_attachment_free(&att);
+}
+
+static int detach_all(struct daemon *d)
+{
+	struct ctb_attachment att;
+	struct ctb_lock lock = { -1 };
+	char err[CTB_ERR_LEN];
+	int ret = ctb_begin_change(d->ctx, "daemon", 10, &lock);
+
+	if (ret)
+		return ret;
+	ret = ctb_attachment_find(&att, err, sizeof(err));
+	if (!ret && ctb_attachment_exists(&att))
+		ret = ctb_attachment_remove(&att, err, sizeof(err));
+	if (ret)
+		dlog(LOG_ERR_, "detach on stop incomplete: %s", err);
+	else
+		dlog(LOG_NOTICE_, "detached on stop");
+	ctb_attachment_free(&att);
+	ctb_end_change(&lock, !ret, !ret);
+	return ret ? CTB_EXIT_RUNTIME : 0;
+}
+
+/* SIGHUP: the new settings replace the old only once read whole and let through. */
+static void reload(struct daemon *d)
+{
+	struct ctb_daemon_settings next;
+	char err[CTB_ERR_LEN];
+
+	sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
+	if (ctb_daemon_load(d->src, &next, err, sizeof(err))) {
+		dlog(LOG_ERR_, "reload refused, keeping the running configuration: %s", err);
+		sd_notify(0, "READY=1\nSTATUS=running (the last reload was refused)");
+		return;
+	}
+	struct ctb_daemon_settings old = d->want;
+
+	d->want = next;
+	d->blocking_now[0] = '\0';
+	if (ctb_config_has_targets(&next.cfg) && !preflight_allows(d)) {
+		dlog(LOG_ERR_, "reload refused by the preflight, keeping the running "
+			       "configuration (fix the rules, or accept the ids in the file)");
+		d->want = old;
+		ctb_daemon_settings_free(&next);
+		sd_notify(0, "READY=1\nSTATUS=running (the last reload was refused)");
+		return;
+	}
+	ctb_daemon_settings_free(&old);
+	d->gate_passed = true;
+	dlog(LOG_NOTICE_, "configuration reloaded");
+	if (!ctb_config_has_targets(&d->want.cfg)) {
+		dlog(LOG_NOTICE_, "nothing to bypass: detaching");
+		detach_all(d);
+	} else {
+		reconcile(d, "reload", true);
+		check_after_apply(d);
+	}
+	sd_notify(0, "READY=1\nSTATUS=running");
+}
+
+static int open_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* The next signal, 0 when none is pending. */
+static int next_signal(int fd)
+{
+	struct signalfd_siginfo si;
+
+	return read(fd, &si, sizeof(si)) == sizeof(si) ? (int)si.ssi_signo : 0;
+}
+
+static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
+{
+	long long verify_at = now_ms() + (long long)(d->want.verify_interval * 1000);
+	long long preflight_at = now_ms() + PREFLIGHT_EVERY_MS, settle_at = -1;
+	long long preflight_last = now_ms();
+	unsigned int pending = 0;
+
+	for (;;) {
+		struct pollfd pfd[3] = { { ctb_events_fd_rtnl(ev), POLLIN, 0 },
+					 { ctb_events_fd_nfnl(ev), POLLIN, 0 },
+					 { sigfd, POLLIN, 0 } };
+		long long now = now_ms(), wake = verify_at;
+		int sig;
+
+		if (settle_at >= 0 && settle_at < wake)
+			wake = settle_at;
+		if (preflight_at < wake)
+			wake = preflight_at;
+		if (poll(pfd, 3, wake > now ? (int)(wake - now) : 0) < 0 && errno != EINTR)
+			return CTB_EXIT_RUNTIME;
+		while ((sig = next_signal(sigfd))) {
+			if (sig == SIGHUP) {
+				reload(d);
+				continue;
+			}
+			dlog(LOG_NOTICE_, "stopping on %s", strsignal(sig));
+			sd_notify(0, "STOPPING=1");
+			if (d->want.detach_on_stop)
+				return detach_all(d);
+			dlog(LOG_INFO_, "the bypass stays in place (detach-on-stop is off)");
+			return 0;
+		}
+		if (pfd[0].revents || pfd[1].revents) {
+			unsigned int kinds = ctb_events_drain(ev);
+
+			if (ctb_verbose)
+				dlog(7, "notified: %#x", kinds);
+			if (kinds && settle_at < 0)
+				settle_at = now_ms() + SETTLE_MS;
+			pending |= kinds;
+		}
+		now = now_ms();
+		if (settle_at >= 0 && now >= settle_at) {
+			const char *why = pending & CTB_EVENT_LOST ? "notifications lost"
+					  : pending & CTB_EVENT_NFT ? "nftables changed"
+					  : pending & CTB_EVENT_TC  ? "a qdisc or filter changed"
+								    : "an interface changed";
+
+			/* rulesets changed: read them again soon, but not on every change */
+			if (pending & CTB_EVENT_NFT) {
+				long long soon = preflight_last + PREFLIGHT_MIN_MS;
+
+				if (soon < now)
+					soon = now;
+				if (soon < preflight_at)
+					preflight_at = soon;
+			}
+			settle_at = -1;
+			pending = 0;
+			if (!reconcile(d, why, false))
+				check_after_apply(d);
+		}
+		if (now >= preflight_at) {
+			bool before = d->gate_passed;
+
+			d->gate_passed = preflight_allows(d) || before;
+			if (!before && d->gate_passed)
+				reconcile(d, "the preflight now allows it", true);
+			preflight_last = now_ms();
+			preflight_at = preflight_last + PREFLIGHT_EVERY_MS;
+		}
+		if (now >= verify_at) {
+			if (!reconcile(d, "periodic check", false))
+				check_after_apply(d);
+			verify_at = now_ms() + (long long)(d->want.verify_interval * 1000);
+		}
+	}
+}
+
+int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source *src)
+{
+	struct daemon d = { .ctx = ctx, .src = src };
+	struct ctb_events ev;
+	char err[CTB_ERR_LEN];
+	int claim = -1, sigfd, ret;
+	pid_t owner;
+
+	if (ctb_daemon_load(src, &d.want, err, sizeof(err))) {
+		ctb_err("%s", err);
+		return CTB_EXIT_USAGE;
+	}
+	ret = ctb_daemon_claim(&claim, &owner);
+	if (ret) {
+		if (ret == -EBUSY)
+			ctb_err("another ctbypass daemon (pid %ld) manages this namespace",
+				(long)owner);
+		else
+			ctb_err("cannot claim this namespace: %s", strerror(-ret));
+		ctb_daemon_settings_free(&d.want);
+		return CTB_EXIT_RUNTIME;
+	}
+	sigfd = open_signals();
+	ret = sigfd < 0 ? sigfd : ctb_events_open(&ev);
+	if (ret) {
+		ctb_err("cannot listen for changes: %s", strerror(-ret));
+		ctb_daemon_release(claim);
+		ctb_daemon_settings_free(&d.want);
+		return CTB_EXIT_RUNTIME;
+	}
+	/* Subscribed first: a change during the first apply is not missed. */
+	d.gate_passed = preflight_allows(&d);
+	if (!d.gate_passed)
+		dlog(LOG_ERR_, "the preflight refuses the configuration: not applied; the "
+			       "daemon keeps watching and applies it once the rules allow it");
+	if (!ctb_config_has_targets(&d.want.cfg))
+		dlog(LOG_NOTICE_, "nothing to bypass in the configuration: watching only");
+	reconcile(&d, "start", true);
+	check_after_apply(&d);
+	sd_notify(0, "READY=1\nSTATUS=running");
+	dlog(LOG_INFO_, "running (pid %ld)", (long)getpid());
+	ret = loop(&d, &ev, sigfd);
+	ctb_events_close(&ev);
+	close(sigfd);
+	ctb_daemon_release(claim);
+	ctb_daemon_settings_free(&d.want);
+	return ret;
+}

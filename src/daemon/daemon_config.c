@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "daemon_config.h"
+
+#define ERR_LEN 256
+
+void ctb_daemon_settings_init(struct ctb_daemon_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	ctb_config_init(&s->cfg);
+	s->verify_interval = CTB_DAEMON_VERIFY_DEFAULT;
+}
+
+void ctb_daemon_settings_free(struct ctb_daemon_settings *s)
+{
+	ctb_config_free(&s->cfg);
+}
+
+static int parse_bool(const char *key, const char *value, bool *out, char *err, size_t errlen)
+{
+	if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0")) {
+		*out = false;
+		return 0;
+	}
+	snprintf(err, errlen, "%s: expected yes or no, not '%s'", key, value);
+	return -EINVAL;
+}
+
+static int parse_interval(const char *value, double *out, char *err, size_t errlen)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (errno || end == value || *end || !(v >= 0.1 && v <= 3600)) {
+		snprintf(err, errlen, "verify-interval: seconds from 0.1 to 3600, not '%s'", value);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int ctb_daemon_set(struct ctb_daemon_settings *s, const char *key, const char *value, char *err,
+		   size_t errlen)
+{
+	struct ctb_config *cfg = &s->cfg;
+
+	/* A list given again replaces the earlier one: flags override the file. */
+	if (!strcmp(key, "ports")) {
+		ctb_portset_clear(&cfg->ports);
+		return *value ? ctb_portset_parse(&cfg->ports, value, err, errlen) : 0;
+	}
+	if (!strcmp(key, "upstream")) {
+		struct ctb_upstream_list list = { 0 };
+		int ret = *value ? ctb_upstream_list_parse(&list, value, err, errlen) : 0;
+
+		if (ret) {
+			ctb_upstream_list_free(&list);
+			return ret;
+		}
+		ctb_upstream_list_free(&cfg->upstreams);
+		cfg->upstreams = list;
+		return 0;
+	}
+	if (!strcmp(key, "iface")) {
+		char *copy = *value ? strdup(value) : NULL;
+
+		if (*value && !copy)
+			return -ENOMEM;
+		free(cfg->iface_list);
+		cfg->iface_list = copy;
+		return 0;
+	}
+	if (!strcmp(key, "proto"))
+		return ctb_protocols_parse(value, &cfg->protocols, err, errlen);
+	if (!strcmp(key, "mark"))
+		return ctb_mark_parse(value, &cfg->mark, err, errlen);
+	if (!strcmp(key, "accept")) {
+		if (*value && ctb_accept_list_parse(value, err, errlen))
+			return -EINVAL;
+		if (strlen(value) >= sizeof(s->accept)) {
+			snprintf(err, errlen, "accept: at most %zu characters of ids",
+				 sizeof(s->accept) - 1);
+			return -EINVAL;
+		}
+		snprintf(s->accept, sizeof(s->accept), "%s", value);
+		return 0;
+	}
+	if (!strcmp(key, "force"))
+		return parse_bool(key, value, &s->force, err, errlen);
+	if (!strcmp(key, "no-flush"))
+		return parse_bool(key, value, &s->no_flush, err, errlen);
+	if (!strcmp(key, "detach-on-stop"))
+		return parse_bool(key, value, &s->detach_on_stop, err, errlen);
+	if (!strcmp(key, "verify-interval"))
+		return parse_interval(value, &s->verify_interval, err, errlen);
+	snprintf(err, errlen, "unknown key '%s'", key);
+	return -EINVAL;
+}
+
+struct reading {
+	struct ctb_daemon_settings *s;
+	FILE *f;
+	int lines; /* read so far: the line inih is on */
+	int err_line;
+	char err[ERR_LEN]; /* our first error, at ERR_LEN */
+};
+
+/* fgets for inih, counting lines so a key's error names its own. */
+static char *read_line(char *buf, int size, void *stream)
+{
+	struct reading *r = stream;
+	char *line = fgets(buf, size, r->f);
+
+	if (line)
+		r->lines++;
+	return line;
+}
+
+/* inih calls this per key; a zero return makes ini_parse report the line. */
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct reading *r = user;
+	char why[ERR_LEN];
+
+	if (section[0])
+		snprintf(why, sizeof(why), "unexpected section [%s]: keys go at the top", section);
+	else if (!ctb_daemon_set(r->s, key, value, why, sizeof(why)))
+		return 1;
+	if (!r->err[0]) {
+		snprintf(r->err, sizeof(r->err), "%s", why);
+		r->err_line = r->lines;
+	}
+	return 0;
+}
+
+int ctb_daemon_config_read(struct ctb_daemon_settings *s, const char *path, bool must_exist,
+			   char *err, size_t errlen)
+{
+	struct reading r = { .s = s };
+	FILE *f = fopen(path, "re");
+	int ret;
+
+	r.f = f;
+	if (!f) {
+		ret = -errno;
+		if (ret == -ENOENT && !must_exist)
+			return 0;
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = ini_parse_stream(read_line, &r, on_key, &r);
+	fclose(f);
+	if (ret == 0)
+		return 0;
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+			 ret == -2 ? "out of memory" : "read error");
+		return ret == -2 ? -ENOMEM : -EIO;
+	}
+	/* ret: the line of the first error, ours or the syntax's */
+	snprintf(err, errlen, "%s:%d: %s", path, ret,
+		 r.err[0] && r.err_line == ret ? r.err : "not 'key = value'");
+	return -EINVAL;
+}
+
+void ctb_daemon_settings_print(FILE *f, const struct ctb_daemon_settings *s)
+{
+	const struct ctb_config *cfg = &s->cfg;
+	char ports[4096], up[CTB_UPSTREAM_STRLEN];
+
+	ctb_portset_format(&cfg->ports, ports, sizeof(ports));
+	fprintf(f, "ports = %s\nupstream = ", ports);
+	for (size_t i = 0; i < cfg->upstreams.count; i++) {
+		ctb_upstream_format(&cfg->upstreams.items[i], up);
+		fprintf(f, "%s%s", i ? "," : "", up);
+	}
+	fprintf(f, "\niface = %s\nproto = %s\nmark = 0x%x\naccept = %s\nforce = %s\n",
+		cfg->iface_list ? cfg->iface_list : "", ctb_protocols_name(cfg->protocols), cfg->mark,
+		s->accept, s->force ? "yes" : "no");
+	fprintf(f, "no-flush = %s\ndetach-on-stop = %s\nverify-interval = %g\n",
+		s->no_flush ? "yes" : "no", s->detach_on_stop ? "yes" : "no", s->verify_interval);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The daemon's settings: the same traffic options `attach` takes, and how the
+ * daemon runs. They come from an INI file (libinih) whose keys are the long
+ * flags' names (`ports = 80,443`), then from the command line, whose flags
+ * override the file's values one by one. Both go through ctb_daemon_set, so a
+ * key means the same in either place.
+ */
+#ifndef CTB_DAEMON_CONFIG_H
+#define CTB_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "config.h"
+
+#define CTB_DAEMON_CONFIG_DEFAULT "/etc/ctbypass/ctbypass.conf"
+#define CTB_DAEMON_VERIFY_DEFAULT 10.0 /* seconds between periodic checks */
+
+struct ctb_daemon_settings {
+	struct ctb_config cfg; /* ports, upstreams, protocols, mark, iface list */
+	char accept[CTB_ACCEPTED_LEN]; /* finding ids to accept, as --accept */
+	bool force;
+	bool no_flush;
+	bool detach_on_stop; /* SIGTERM removes the bypass (default: it stays) */
+	double verify_interval; /* seconds; the safety net for changes with no event */
+};
+
+void ctb_daemon_settings_init(struct ctb_daemon_settings *s);
+void ctb_daemon_settings_free(struct ctb_daemon_settings *s);
+
+/* Sets KEY (a long flag's name, without dashes) to VALUE. -EINVAL with ERR. */
+int ctb_daemon_set(struct ctb_daemon_settings *s, const char *key, const char *value, char *err,
+		   size_t errlen);
+
+/*
+ * Reads PATH into S. MUST_EXIST false: a missing file is an empty one (the
+ * default path). On a bad file, -EINVAL with ERR "PATH:LINE: what"; -ENOENT
+ * or another errno when it cannot be read.
+ */
+int ctb_daemon_config_read(struct ctb_daemon_settings *s, const char *path, bool must_exist,
+			   char *err, size_t errlen);
+
+/* The effective settings, one `key = value` line each, as the file would say them. */
+void ctb_daemon_settings_print(FILE *f, const struct ctb_daemon_settings *s);
+
+#endif
