@@ -5,16 +5,18 @@
 # Usage: scripts/install-deps.sh [build|test|demo|vm|bench]...   (default: build)
 set -euo pipefail
 
+# libinih-dev: the daemon's configuration file; libsystemd-dev: its sd_notify.
 build=(clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
        libnftables-dev libmnl-dev libnetfilter-conntrack-dev libjansson-dev
-       linux-libc-dev)
+       linux-libc-dev libinih-dev libsystemd-dev)
 runtime=(iproute2 nftables conntrack)
 # libclang-rt-dev: ASan, UBSan and libFuzzer for clang (only recommended by clang, so
 # --no-install-recommends leaves them out); `make unit-asan` and `make fuzz` link them.
 # firewalld and ufw: the real firewall managers tests/netns/test_preflight_real.sh runs inside a
 # namespace (firewalld on its own dbus-daemon; unshare is util-linux's). Installed, never enabled.
+# systemd: systemd-analyze checks the daemon's unit (never run as PID 1 here).
 test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-dev kmod procps
-      firewalld ufw dbus util-linux)
+      firewalld ufw dbus util-linux systemd libcap2-bin)
 demo=(nginx-light curl wrk)
 vm=(qemu-system-x86 busybox-static cpio kmod)
 # make bench: load generators, plots, and the seeds' iptables rules to compare with.
