@@ -23,6 +23,9 @@ require_root
 need_cmd curl nginx nft tc python3 "$CTBYPASS"
 
 CONF=$_CTBT_TMP/ctbypass.conf
+# The goal is 1 s; the VM lab emulates the CPU about ten times slower.
+LIMIT_MS=${CTBYPASS_VM:+3000}
+LIMIT_MS=${LIMIT_MS:-1000}
 LOG=
 DPID=
 NOTIFY=$_CTBT_TMP/notify.log
@@ -140,8 +143,8 @@ test_new_interface() {
 	local took
 	late_up
 	check_eq "a veth created after start" 0 "$?"
-	took=$(until_ms 1000 our_filter late-s)
-	check "the new veth carries the classifier within 1 s (${took:-timeout} ms)" test -n "$took"
+	took=$(until_ms $LIMIT_MS our_filter late-s)
+	check "the new veth carries the classifier within $LIMIT_MS ms (${took:-timeout} ms)" test -n "$took"
 	check "the repair is logged" grep -q "repairing: .*late-s" "$LOG"
 	in_ns "$SRV_NS" conntrack -F >/dev/null 2>&1
 	check_eq "0 of 20 requests through it fail" 20 "$(curl_many "$LATE_NS" "http://$LATE_SRV/" 20)"
@@ -154,8 +157,8 @@ test_flush_ruleset() {
 	ip netns exec "$SRV_NS" nft flush ruleset
 	lab_conntrack_on "$SRV_NS" # a ruleset that tracks, as the reloaded firewall's would
 	ip netns exec "$SRV_NS" nft add rule inet lab input ct state invalid drop
-	took=$(until_ms 1000 table_there)
-	check "nft flush ruleset is repaired within 1 s (${took:-timeout} ms)" test -n "$took"
+	took=$(until_ms $LIMIT_MS table_there)
+	check "nft flush ruleset is repaired within $LIMIT_MS ms (${took:-timeout} ms)" test -n "$took"
 	check "the repair is logged" wait_until 2 grep -q "repairing: .*table" "$LOG"
 	check "status is healthy" wait_until 2 ctb status
 	in_ns "$SRV_NS" conntrack -F >/dev/null 2>&1
@@ -166,8 +169,8 @@ test_flush_ruleset() {
 test_qdisc_deleted() {
 	local took
 	tc -n "$SRV_NS" qdisc del dev "$SRV_DEV" clsact
-	took=$(until_ms 1000 our_filter "$SRV_DEV")
-	check "a deleted clsact qdisc is repaired within 1 s (${took:-timeout} ms)" test -n "$took"
+	took=$(until_ms $LIMIT_MS our_filter "$SRV_DEV")
+	check "a deleted clsact qdisc is repaired within $LIMIT_MS ms (${took:-timeout} ms)" test -n "$took"
 }
 
 test_reload() {
