@@ -146,11 +146,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
 int ctb_daemon_config_read(struct ctb_daemon_settings *s, const char *path, bool must_exist,
 			   char *err, size_t errlen)
 {
-	struct reading r = { .s = s };
 	FILE *f = fopen(path, "re");
 	int ret;
 
-	r.f = f;
 	if (!f) {
 		ret = -errno;
 		if (ret == -ENOENT && !must_exist)
@@ -158,8 +156,17 @@ int ctb_daemon_config_read(struct ctb_daemon_settings *s, const char *path, bool
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = ini_parse_stream(read_line, &r, on_key, &r);
+	ret = ctb_daemon_config_parse(s, f, path, err, errlen);
 	fclose(f);
+	return ret;
+}
+
+int ctb_daemon_config_parse(struct ctb_daemon_settings *s, FILE *f, const char *path, char *err,
+			    size_t errlen)
+{
+	struct reading r = { .s = s, .f = f };
+	int ret = ini_parse_stream(read_line, &r, on_key, &r);
+
 	if (ret == 0)
 		return 0;
 	if (ret < 0) {

@@ -40,6 +40,10 @@ int ctb_daemon_set(struct ctb_daemon_settings *s, const char *key, const char *v
 int ctb_daemon_config_read(struct ctb_daemon_settings *s, const char *path, bool must_exist,
 			   char *err, size_t errlen);
 
+/* The same from an open stream; PATH names it in messages. */
+int ctb_daemon_config_parse(struct ctb_daemon_settings *s, FILE *f, const char *path, char *err,
+			    size_t errlen);
+
 /* The effective settings, one `key = value` line each, as the file would say them. */
 void ctb_daemon_settings_print(FILE *f, const struct ctb_daemon_settings *s);
 
