@@ -9,12 +9,20 @@
 #include "daemon_claim.h"
 #include "runtime_dir.h"
 
-static pid_t read_owner(int fd)
+/* "PID\nCONFIG\n" */
+static void read_owner(int fd, struct ctb_daemon_owner *owner)
 {
-	char buf[32] = "";
+	char buf[320] = "", *nl;
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
-	return n > 0 ? (pid_t)atol(buf) : 0;
+	memset(owner, 0, sizeof(*owner));
+	if (n <= 0)
+		return;
+	owner->pid = (pid_t)atol(buf);
+	nl = strchr(buf, '\n');
+	if (nl)
+		snprintf(owner->config, sizeof(owner->config), "%.*s", (int)strcspn(nl + 1, "\n"),
+			 nl + 1);
 }
 
 static int open_claim(int flags)
@@ -28,23 +36,23 @@ static int open_claim(int flags)
 	return ret < 0 ? -errno : ret;
 }
 
-int ctb_daemon_claim(int *fd, pid_t *owner)
+int ctb_daemon_claim(int *fd, const char *config, struct ctb_daemon_owner *owner)
 {
-	char pid[32];
+	char text[320];
 	int f = open_claim(O_RDWR | O_CREAT);
 
-	*owner = 0;
+	memset(owner, 0, sizeof(*owner));
 	if (f < 0)
 		return f;
 	if (flock(f, LOCK_EX | LOCK_NB)) {
 		int ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
 
-		*owner = read_owner(f);
+		read_owner(f, owner);
 		close(f);
 		return ret;
 	}
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(f, 0) || pwrite(f, pid, strlen(pid), 0) < 0) {
+	snprintf(text, sizeof(text), "%ld\n%s\n", (long)getpid(), config);
+	if (ftruncate(f, 0) || pwrite(f, text, strlen(text), 0) < 0) {
 		close(f);
 		return -errno;
 	}
@@ -59,17 +67,17 @@ void ctb_daemon_release(int fd)
 		close(fd);
 }
 
-bool ctb_daemon_running(pid_t *owner)
+bool ctb_daemon_running(struct ctb_daemon_owner *owner)
 {
 	int f = open_claim(O_RDONLY);
 	bool held;
 
-	*owner = 0;
+	memset(owner, 0, sizeof(*owner));
 	if (f < 0)
 		return false;
 	held = flock(f, LOCK_SH | LOCK_NB) != 0;
 	if (held)
-		*owner = read_owner(f);
+		read_owner(f, owner);
 	close(f);
 	return held;
 }

@@ -12,11 +12,20 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Takes the claim for this process: -EBUSY (with *OWNER) when a daemon has it. */
-int ctb_daemon_claim(int *fd, pid_t *owner);
+/* What the claim file says: the daemon's pid and its configuration file. */
+struct ctb_daemon_owner {
+	pid_t pid; /* 0 when unreadable */
+	char config[256];
+};
+
+/*
+ * Takes the claim for this process, whose configuration is CONFIG: -EBUSY
+ * (with *OWNER) when a daemon has it.
+ */
+int ctb_daemon_claim(int *fd, const char *config, struct ctb_daemon_owner *owner);
 void ctb_daemon_release(int fd);
 
-/* True when a daemon (not this process) holds the claim; *OWNER its pid, or 0. */
-bool ctb_daemon_running(pid_t *owner);
+/* True when a daemon (not this process) holds the claim, with *OWNER. */
+bool ctb_daemon_running(struct ctb_daemon_owner *owner);
 
 #endif

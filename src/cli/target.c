@@ -47,14 +47,15 @@ int ctb_begin_change(const struct ctb_context *ctx, const char *command, double 
 {
 	char err[CTB_ERR_LEN];
 	unsigned int removed;
-	pid_t owner;
+	struct ctb_daemon_owner owner;
 	int ret;
 
 	if (!ctx->daemon && ctb_daemon_running(&owner)) {
 		ctb_err("%s refused, nothing was changed: a ctbypass daemon (pid %ld) manages this "
 			"namespace; change its configuration (%s) and reload it ('systemctl reload "
 			"ctbypass', or kill -HUP %ld)",
-			command, (long)owner, CTB_DAEMON_CONFIG_DEFAULT, (long)owner);
+			command, (long)owner.pid,
+			owner.config[0] ? owner.config : CTB_DAEMON_CONFIG_DEFAULT, (long)owner.pid);
 		return CTB_EXIT_RUNTIME;
 	}
 	ret = ctb_lock_acquire(lock, command, wait_seconds >= 0 ? wait_seconds : ctx->wait_seconds,

@@ -398,18 +398,18 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	struct daemon d = { .ctx = ctx, .src = src };
 	struct ctb_events ev;
 	char err[CTB_ERR_LEN];
+	struct ctb_daemon_owner owner;
 	int claim = -1, sigfd, ret;
-	pid_t owner;
 
 	if (ctb_daemon_load(src, &d.want, err, sizeof(err))) {
 		ctb_err("%s", err);
 		return CTB_EXIT_USAGE;
 	}
-	ret = ctb_daemon_claim(&claim, &owner);
+	ret = ctb_daemon_claim(&claim, src->config_path, &owner);
 	if (ret) {
 		if (ret == -EBUSY)
-			ctb_err("another ctbypass daemon (pid %ld) manages this namespace",
-				(long)owner);
+			ctb_err("another ctbypass daemon (pid %ld, %s) manages this namespace",
+				(long)owner.pid, owner.config);
 		else
 			ctb_err("cannot claim this namespace: %s", strerror(-ret));
 		ctb_daemon_settings_free(&d.want);

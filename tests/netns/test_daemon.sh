@@ -131,12 +131,15 @@ test_owner() {
 	local out
 	out=$(ctb attach --ports 81 2>&1)
 	check_eq "attach refuses while the daemon runs" 1 "$?"
-	check "and names it and its reload" grep -q "daemon (pid $DPID) manages this namespace.*reload" <<<"$out"
+	check "and names it, its file and its reload" grep -q "daemon (pid $DPID) manages this namespace; change its configuration ($CONF) and reload" <<<"$out"
 	ctb ports add 81 >/dev/null 2>&1
 	check_eq "ports add refuses too" 1 "$?"
 	ctb detach >/dev/null 2>&1
 	check_eq "detach refuses too" 1 "$?"
 	check "status still answers" ctb status
+	timeout 10 "$CTBYPASS" -n "$SRV_NS" daemon --config "$CONF" >"$_CTBT_TMP/second.log" 2>&1
+	check_eq "a second daemon for the namespace exits 1" 1 "$?"
+	check "naming the first" grep -q "another ctbypass daemon (pid $DPID, $CONF)" "$_CTBT_TMP/second.log"
 }
 
 test_new_interface() {
