@@ -6,7 +6,8 @@
 # Results are built in a temporary directory and replace bench/results/ only
 # at the end, so an interrupted run leaves the last report as it was.
 # Usage: bench/run.sh [PART...]   (parts: classifier conn_rate flash_sale
-#                                  tracing_overhead footprint flush; default all)
+#                                  tracing_overhead footprint flush daemon_repair;
+#                                  default all)
 # Some parts only: the report goes to a directory in /tmp instead, so the
 # committed full report is not replaced by a partial one.
 # Knobs: see bench/lib.sh (BENCH_REPS, BENCH_SECS, ...).
@@ -15,7 +16,7 @@ set -u
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 RESULTS=$BENCH_DIR/results
-ALL_PARTS=(classifier conn_rate flash_sale tracing_overhead footprint flush)
+ALL_PARTS=(classifier conn_rate flash_sale tracing_overhead footprint flush daemon_repair)
 declare -A TITLE=(
 	[classifier]="1. Classifier cost"
 	[conn_rate]="2. Connection rate"
@@ -23,6 +24,7 @@ declare -A TITLE=(
 	[tracing_overhead]="4. Tracing overhead"
 	[footprint]="5. Footprint"
 	[flush]="6. Conntrack flush"
+	[daemon_repair]="7. Daemon repair time"
 )
 
 die() {
