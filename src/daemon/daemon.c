@@ -32,6 +32,9 @@ struct daemon {
 	bool gate_passed; /* the preflight let the current settings through */
 	char blocking_now[1024]; /* ids of blocking findings last logged, to log changes only */
 	char stuck[2600]; /* problems an apply did not fix: not retried on every event */
+	/* The namespace's claim (daemon_claim.h), held while there is something to
+	 * bypass: a daemon that only watches leaves the CLI free. -1: not held. */
+	int claim;
 };
 
 /* journald reads the priority from a "<N>" prefix on stderr. */
@@ -256,6 +259,37 @@ static int detach_all(struct daemon *d)
 	return ret ? CTB_EXIT_RUNTIME : 0;
 }
 
+/* Takes the namespace's claim if not held yet: 0, or -EBUSY / -errno, logged. */
+static int own(struct daemon *d, bool at_start)
+{
+	struct ctb_daemon_owner owner;
+	int ret;
+
+	if (d->claim >= 0)
+		return 0;
+	ret = ctb_daemon_claim(&d->claim, d->src->config_path, &owner);
+	if (!ret)
+		return 0;
+	d->claim = -1;
+	if (ret == -EBUSY && at_start)
+		ctb_err("another ctbypass daemon (pid %ld, %s) manages this namespace",
+			(long)owner.pid, owner.config);
+	else if (ret == -EBUSY)
+		dlog(LOG_ERR_, "another ctbypass daemon (pid %ld, %s) manages this namespace",
+		     (long)owner.pid, owner.config);
+	else if (at_start)
+		ctb_err("cannot claim this namespace: %s", strerror(-ret));
+	else
+		dlog(LOG_ERR_, "cannot claim this namespace: %s", strerror(-ret));
+	return ret;
+}
+
+static void disown(struct daemon *d)
+{
+	ctb_daemon_release(d->claim);
+	d->claim = -1;
+}
+
 /* SIGHUP: the new settings replace the old only once read whole and let through. */
 static void reload(struct daemon *d)
 {
@@ -270,6 +304,12 @@ static void reload(struct daemon *d)
 	}
 	struct ctb_daemon_settings old = d->want;
 
+	if (ctb_config_has_targets(&next.cfg) && own(d, false)) {
+		dlog(LOG_ERR_, "reload refused, keeping the running configuration");
+		ctb_daemon_settings_free(&next);
+		sd_notify(0, "READY=1\nSTATUS=running (the last reload was refused)");
+		return;
+	}
 	d->want = next;
 	d->blocking_now[0] = '\0';
 	if (ctb_config_has_targets(&next.cfg) && !preflight_allows(d)) {
@@ -284,8 +324,12 @@ static void reload(struct daemon *d)
 	d->gate_passed = true;
 	dlog(LOG_NOTICE_, "configuration reloaded");
 	if (!ctb_config_has_targets(&d->want.cfg)) {
-		dlog(LOG_NOTICE_, "nothing to bypass: detaching");
-		detach_all(d);
+		/* What we bypassed goes with our ownership; anything else is not ours. */
+		if (d->claim >= 0) {
+			dlog(LOG_NOTICE_, "nothing to bypass: detaching, watching only");
+			detach_all(d);
+			disown(d);
+		}
 	} else {
 		reconcile(d, "reload", true);
 		check_after_apply(d);
@@ -341,7 +385,7 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			}
 			dlog(LOG_NOTICE_, "stopping on %s", strsignal(sig));
 			sd_notify(0, "STOPPING=1");
-			if (d->want.detach_on_stop)
+			if (d->want.detach_on_stop && d->claim >= 0)
 				return detach_all(d);
 			dlog(LOG_INFO_, "the bypass stays in place (detach-on-stop is off)");
 			return 0;
@@ -395,23 +439,16 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 
 int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source *src)
 {
-	struct daemon d = { .ctx = ctx, .src = src };
+	struct daemon d = { .ctx = ctx, .src = src, .claim = -1 };
 	struct ctb_events ev;
 	char err[CTB_ERR_LEN];
-	struct ctb_daemon_owner owner;
-	int claim = -1, sigfd, ret;
+	int sigfd, ret;
 
 	if (ctb_daemon_load(src, &d.want, err, sizeof(err))) {
 		ctb_err("%s", err);
 		return CTB_EXIT_USAGE;
 	}
-	ret = ctb_daemon_claim(&claim, src->config_path, &owner);
-	if (ret) {
-		if (ret == -EBUSY)
-			ctb_err("another ctbypass daemon (pid %ld, %s) manages this namespace",
-				(long)owner.pid, owner.config);
-		else
-			ctb_err("cannot claim this namespace: %s", strerror(-ret));
+	if (ctb_config_has_targets(&d.want.cfg) && own(&d, true)) {
 		ctb_daemon_settings_free(&d.want);
 		return CTB_EXIT_RUNTIME;
 	}
@@ -419,7 +456,7 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	ret = sigfd < 0 ? sigfd : ctb_events_open(&ev);
 	if (ret) {
 		ctb_err("cannot listen for changes: %s", strerror(-ret));
-		ctb_daemon_release(claim);
+		disown(&d);
 		ctb_daemon_settings_free(&d.want);
 		return CTB_EXIT_RUNTIME;
 	}
@@ -429,7 +466,8 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 		dlog(LOG_ERR_, "the preflight refuses the configuration: not applied; the "
 			       "daemon keeps watching and applies it once the rules allow it");
 	if (!ctb_config_has_targets(&d.want.cfg))
-		dlog(LOG_NOTICE_, "nothing to bypass in the configuration: watching only");
+		dlog(LOG_NOTICE_, "nothing to bypass in the configuration: watching only (the "
+				  "namespace stays the CLI's)");
 	reconcile(&d, "start", true);
 	check_after_apply(&d);
 	sd_notify(0, "READY=1\nSTATUS=running");
@@ -437,7 +475,7 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	ret = loop(&d, &ev, sigfd);
 	ctb_events_close(&ev);
 	close(sigfd);
-	ctb_daemon_release(claim);
+	disown(&d);
 	ctb_daemon_settings_free(&d.want);
 	return ret;
 }
