@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <nftables/libnftables.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +11,34 @@
 #include <unistd.h>
 #include "firewall_read.h"
 
-extern char **environ;
-
 #define MAX_SKIP FW_MAX_SKIP
 
+/* Where the save commands live: never found through the caller's PATH. */
+static const char *const tool_dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
+
+/* A clean environment: nothing of the caller's (LD_PRELOAD, locale) reaches them. */
+static char *const clean_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
+
+/* The absolute path of CMD in TOOL_DIRS into PATH; false when none is executable. */
+static bool tool_path(const char *cmd, char *path, size_t len)
+{
+	for (size_t i = 0; i < sizeof(tool_dirs) / sizeof(tool_dirs[0]); i++) {
+		snprintf(path, len, "%s/%s", tool_dirs[i], cmd);
+		if (!access(path, X_OK))
+			return true;
+	}
+	return false;
+}
+
 /*
- * Runs a save command (fixed argv) into *OUT. -ENOENT: the command is not
- * installed; -EIO: it ran and failed (its listing is unread, not empty).
+ * Runs a save command (fixed argv, by absolute path, clean environment) into
+ * *OUT. -ENOENT: the command is not installed; -EIO: it ran and failed (its
+ * listing is unread, not empty).
  */
 static int capture(const char *cmd, char **out)
 {
 	char *const argv[] = { (char *)cmd, NULL };
+	char path[PATH_MAX];
 	posix_spawn_file_actions_t actions;
 	size_t len = 0;
 	FILE *mem;
@@ -30,13 +48,15 @@ static int capture(const char *cmd, char **out)
 	ssize_t n;
 
 	*out = NULL;
+	if (!tool_path(cmd, path, sizeof(path)))
+		return -ENOENT;
 	if (pipe(fds))
 		return -errno;
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addclose(&actions, fds[0]);
 	posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", 0, 0);
-	if (posix_spawnp(&pid, cmd, &actions, NULL, argv, environ)) {
+	if (posix_spawn(&pid, path, &actions, NULL, argv, clean_env)) {
 		posix_spawn_file_actions_destroy(&actions);
 		close(fds[0]);
 		close(fds[1]);
