@@ -44,12 +44,16 @@ int ctb_daemon_claim(int *fd, const char *config, struct ctb_daemon_owner *owner
 	memset(owner, 0, sizeof(*owner));
 	if (f < 0)
 		return f;
-	if (flock(f, LOCK_EX | LOCK_NB)) {
+	/* A command checking for a daemon holds a shared lock for an instant: wait it out. */
+	for (int tries = 0; flock(f, LOCK_EX | LOCK_NB); tries++) {
 		int ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
 
 		read_owner(f, owner);
-		close(f);
-		return ret;
+		if (ret != -EBUSY || owner->pid || tries == 50) {
+			close(f);
+			return ret;
+		}
+		usleep(20000);
 	}
 	snprintf(text, sizeof(text), "%ld\n%s\n", (long)getpid(), config);
 	if (ftruncate(f, 0) || pwrite(f, text, strlen(text), 0) < 0) {

@@ -13,24 +13,57 @@
 
 #define LINE_LEN 2600 /* a preflight finding is one long line */
 
-int ctb_health_add(struct ctb_health *h, const char *fmt, ...)
+static int add(struct ctb_health *h, bool advisory, const char *fmt, va_list ap)
 {
 	char **grown = realloc(h->problems, (h->count + 1) * sizeof(*grown));
-	char *line = malloc(LINE_LEN);
-	va_list ap;
+	bool *flags;
+	char *line;
 
-	if (!grown || !line) {
-		free(line);
-		if (grown)
-			h->problems = grown;
+	if (!grown)
 		return -ENOMEM;
-	}
-	va_start(ap, fmt);
-	vsnprintf(line, LINE_LEN, fmt, ap);
-	va_end(ap);
 	h->problems = grown;
+	flags = realloc(h->advisory, (h->count + 1) * sizeof(*flags));
+	if (!flags)
+		return -ENOMEM;
+	h->advisory = flags;
+	line = malloc(LINE_LEN);
+	if (!line)
+		return -ENOMEM;
+	vsnprintf(line, LINE_LEN, fmt, ap);
+	h->advisory[h->count] = advisory;
 	h->problems[h->count++] = line;
 	return 0;
+}
+
+int ctb_health_add(struct ctb_health *h, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = add(h, false, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+__attribute__((format(printf, 2, 3))) static int advise(struct ctb_health *h, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = add(h, true, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+size_t ctb_health_repairable(const struct ctb_health *h)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->count; i++)
+		n += !h->advisory[i];
+	return n;
 }
 
 static bool has_filter(const struct ctb_attachment *att, int ifindex)
@@ -213,7 +246,8 @@ static int check_backstop(const struct ctb_attachment *att, struct ctb_health *h
 	rose = now >= prev.packets ? now - prev.packets : now;
 	if (!rose)
 		return 0;
-	return ctb_health_add(h,
+	/* Another apply would change nothing: the daemon reports it, never repairs it. */
+	return advise(h,
 		       "%llu bypassed packet%s reached the backstop in the last %llds: the "
 		       "classifier did not mark them (an interface without it, a tc program "
 		       "ahead of it, headers it does not parse); they are untracked all the same",
@@ -280,5 +314,6 @@ void ctb_health_free(struct ctb_health *h)
 	for (size_t i = 0; i < h->count; i++)
 		free(h->problems[i]);
 	free(h->problems);
+	free(h->advisory);
 	memset(h, 0, sizeof(*h));
 }

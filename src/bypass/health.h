@@ -16,6 +16,9 @@
 
 struct ctb_health {
 	char **problems; /* one line each, for people and for JSON */
+	/* Per problem: true when applying the configuration again cannot fix it
+	 * (the backstop's recent rate): reported, never a reason to repair. */
+	bool *advisory;
 	size_t count;
 	bool changing; /* another command holds the lock right now */
 	struct ctb_lock_holder holder; /* who, when changing */
@@ -29,6 +32,8 @@ void ctb_health_free(struct ctb_health *h);
 
 /* Adds one problem line (printf-style); -ENOMEM. For checks made elsewhere (the preflight). */
 int ctb_health_add(struct ctb_health *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Problems applying the configuration again would fix. */
+size_t ctb_health_repairable(const struct ctb_health *h);
 
 /* After a change: the backstop count from which the next status measures a rate. */
 void ctb_health_baseline(const struct ctb_attachment *att);

@@ -40,8 +40,8 @@ static int recheck_preflight(const struct ctb_config *cfg, struct ctb_health *he
 
 		if (f->blocking && !f->accepted)
 			ret = ctb_health_add(health,
-					     "the firewall changed since attach and now breaks the "
-					     "bypass (preflight %s): %s",
+					     "the preflight now refuses the bypass (the firewall, or what "
+					     "is bypassed, changed since it was accepted): [%s] %s",
 					     f->id, f->message);
 	}
 	ctb_findings_free(&findings);

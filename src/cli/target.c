@@ -51,11 +51,18 @@ int ctb_begin_change(const struct ctb_context *ctx, const char *command, double 
 	int ret;
 
 	if (!ctx->daemon && ctb_daemon_running(&owner)) {
-		ctb_err("%s refused, nothing was changed: a ctbypass daemon (pid %ld) manages this "
-			"namespace; change its configuration (%s) and reload it ('systemctl reload "
-			"ctbypass', or kill -HUP %ld)",
-			command, (long)owner.pid,
-			owner.config[0] ? owner.config : CTB_DAEMON_CONFIG_DEFAULT, (long)owner.pid);
+		/* pid 0: a daemon that has the claim but has not written it yet */
+		if (owner.pid)
+			ctb_err("%s refused, nothing was changed: a ctbypass daemon (pid %ld) manages "
+				"this namespace; change its configuration (%s) and reload it "
+				"('systemctl reload ctbypass', or kill -HUP %ld)",
+				command, (long)owner.pid,
+				owner.config[0] ? owner.config : CTB_DAEMON_CONFIG_DEFAULT,
+				(long)owner.pid);
+		else
+			ctb_err("%s refused, nothing was changed: a ctbypass daemon is starting for "
+				"this namespace; change its configuration and reload it",
+				command);
 		return CTB_EXIT_RUNTIME;
 	}
 	ret = ctb_lock_acquire(lock, command, wait_seconds >= 0 ? wait_seconds : ctx->wait_seconds,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <syslog.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,9 @@
 #include "health.h"
 #include "log.h"
 #include "preflight.h"
+
+/* What woke a look: at start an apply always runs; events wait out a backoff. */
+enum wake { WAKE_START, WAKE_EVENT, WAKE_PERIODIC, WAKE_RELOAD };
 
 /* Notifications come in bursts (one change is many messages): look once they settle. */
 #define SETTLE_MS 50
@@ -31,7 +35,10 @@ struct daemon {
 	struct ctb_daemon_settings want;
 	bool gate_passed; /* the preflight let the current settings through */
 	char blocking_now[1024]; /* ids of blocking findings last logged, to log changes only */
-	char stuck[2600]; /* problems an apply did not fix: not retried on every event */
+	bool applied; /* an apply ran since the last check_after_apply */
+	long long retry_at, backoff_ms; /* events wait till then after an apply that did not help */
+	/* The repairable problems an apply left, as last logged: said again only when they change. */
+	char still_wrong[2048];
 	/* The namespace's claim (daemon_claim.h), held while there is something to
 	 * bypass: a daemon that only watches leaves the CLI free. -1: not held. */
 	int claim;
@@ -49,10 +56,6 @@ __attribute__((format(printf, 2, 3))) static void dlog(int prio, const char *fmt
 	fputc('\n', stderr);
 }
 
-#define LOG_ERR_ 3
-#define LOG_WARNING_ 4
-#define LOG_NOTICE_ 5
-#define LOG_INFO_ 6
 
 static long long now_ms(void)
 {
@@ -96,7 +99,7 @@ static bool preflight_allows(struct daemon *d)
 	if (!ctb_config_has_targets(&d->want.cfg))
 		return true;
 	if (ctb_preflight(&d->want.cfg, &findings, err, sizeof(err))) {
-		dlog(LOG_ERR_, "preflight failed: %s", err);
+		dlog(LOG_ERR, "preflight failed: %s", err);
 		return false;
 	}
 	ctb_findings_accept(&findings, d->want.accept);
@@ -110,11 +113,11 @@ static bool preflight_allows(struct daemon *d)
 		if (used >= sizeof(ids))
 			used = sizeof(ids) - 1;
 		if (!strstr(d->blocking_now, f->id))
-			dlog(LOG_WARNING_, "preflight refuses [%s]: %s", f->id, f->message);
+			dlog(LOG_WARNING, "preflight refuses [%s]: %s", f->id, f->message);
 	}
 	ok = !used;
 	if (ok && d->blocking_now[0])
-		dlog(LOG_NOTICE_, "preflight: no blocking finding any more");
+		dlog(LOG_NOTICE, "preflight: no blocking finding any more");
 	snprintf(d->blocking_now, sizeof(d->blocking_now), "%s", ids);
 	ctb_findings_free(&findings);
 	return ok;
@@ -139,13 +142,32 @@ static int desired(struct daemon *d, struct ctb_config *cfg, struct ctb_iface_li
 	return CTB_EXIT_OK;
 }
 
-static void join_problems(const struct ctb_health *h, char *buf, size_t len)
+/* The problems an apply would fix, joined: what "still wrong" compares and logs. */
+static void join_repairable(const struct ctb_health *h, char *buf, size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < h->count && used < len; i++)
-		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "; " : "", h->problems[i]);
+		if (!h->advisory[i])
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "; " : "",
+						 h->problems[i]);
+}
+
+/*
+ * After an apply that failed, or left problems it should have fixed, events
+ * alone do not trigger another until RETRY_AT: the apply's own notifications
+ * would otherwise wake us into the same apply again. The wait doubles from 1 s
+ * up to the verify interval; the periodic look always tries.
+ */
+static void back_off(struct daemon *d)
+{
+	long long limit = (long long)(d->want.verify_interval * 1000);
+
+	d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : 1000;
+	if (d->backoff_ms > limit)
+		d->backoff_ms = limit;
+	d->retry_at = now_ms() + d->backoff_ms;
 }
 
 /*
@@ -154,60 +176,63 @@ static void join_problems(const struct ctb_health *h, char *buf, size_t len)
  * the configuration; anything off is logged (one line each) and applied
  * through the reconcile path `attach` uses. WHY says what woke us.
  */
-static int reconcile(struct daemon *d, const char *why, bool force_apply)
+static int reconcile(struct daemon *d, const char *why, enum wake wake)
 {
 	struct ctb_iface_list ifaces = { 0 };
 	struct ctb_attachment att;
 	struct ctb_health health = { 0 };
 	struct ctb_config cfg = { 0 };
 	struct ctb_lock lock = { -1 };
-	char err[CTB_ERR_LEN], problems[sizeof(d->stuck)];
+	char err[CTB_ERR_LEN];
 	bool differs, ok = false;
+	size_t repairable;
 	int ret;
 
 	if (!d->gate_passed || !ctb_config_has_targets(&d->want.cfg))
+		return 0;
+	if (wake == WAKE_EVENT && now_ms() < d->retry_at)
 		return 0;
 	ret = ctb_begin_change(d->ctx, "daemon", 2, &lock);
 	if (ret)
 		return ret;
 	ret = CTB_EXIT_RUNTIME;
 	if (ctb_attachment_find(&att, err, sizeof(err))) {
-		dlog(LOG_ERR_, "cannot read the current state: %s", err);
+		dlog(LOG_ERR, "cannot read the current state: %s", err);
 		goto out_att;
 	}
 	if (desired(d, &cfg, &ifaces) || ctb_health_check_locked(&att, &health))
 		goto out;
 	differs = !att.nft.present || !ctb_config_same_traffic(&cfg, &att.nft.cfg);
-	join_problems(&health, problems, sizeof(problems));
+	repairable = ctb_health_repairable(&health);
 	if (ctb_verbose)
-		dlog(7, "%s: differs %d, problems: %s", why, differs, problems);
-	if (!differs && !health.count && !force_apply) {
-		d->stuck[0] = '\0';
-		ok = true;
-		ret = 0;
-		goto out;
-	}
-	/* Problems an apply already failed to fix wait for the periodic look. */
-	if (!differs && !force_apply && health.count && !strcmp(problems, d->stuck) &&
-	    strcmp(why, "periodic check")) {
+		dlog(LOG_DEBUG, "%s: differs %d, %zu problems, %zu repairable", why, differs,
+		     health.count, repairable);
+	/* At start an apply adopts what is there in place (a new binary's classifier). */
+	if (!differs && !repairable && wake != WAKE_START) {
+		d->backoff_ms = 0;
 		ok = true;
 		ret = 0;
 		goto out;
 	}
 	if (!ctb_attachment_exists(&att))
-		dlog(LOG_NOTICE_, "%s: not attached: applying the configuration", why);
+		dlog(LOG_NOTICE, "%s: not attached: applying the configuration", why);
 	else if (differs)
-		dlog(LOG_NOTICE_, "%s: the kernel's configuration differs from the wanted one: "
-				  "applying it", why);
+		dlog(LOG_NOTICE, "%s: the kernel's configuration differs from the wanted one: "
+				 "applying it", why);
 	for (size_t i = 0; i < health.count; i++)
-		dlog(LOG_NOTICE_, "%s: repairing: %s", why, health.problems[i]);
+		if (!health.advisory[i])
+			dlog(LOG_NOTICE, "%s: repairing: %s", why, health.problems[i]);
 	fflush(stdout);
 	/* A fresh classifier over the same maps, as `attach` does: new interfaces get it. */
 	ret = ctb_apply_and_report("daemon", &att, &cfg, &ifaces, true, !d->want.no_flush);
 	fflush(stdout);
 	ok = !ret;
-	if (ok)
-		snprintf(d->stuck, sizeof(d->stuck), "%s", problems);
+	d->applied = ok;
+	if (!ok) {
+		back_off(d);
+		dlog(LOG_ERR, "%s: the repair failed; next try in %lld ms at the latest", why,
+		     d->backoff_ms);
+	}
 out:
 	ctb_health_free(&health);
 	ctb_config_free(&cfg);
@@ -218,21 +243,30 @@ out_att:
 	return ret;
 }
 
-/* After an apply, a problem still there is one the apply cannot fix: said once. */
+/* After an apply: a problem it should have fixed and did not is said once, then backed off. */
 static void check_after_apply(struct daemon *d)
 {
 	struct ctb_attachment att;
 	struct ctb_health health = { 0 };
-	char err[CTB_ERR_LEN], problems[sizeof(d->stuck)];
+	char err[CTB_ERR_LEN], problems[sizeof(d->still_wrong)];
 
-	if (!d->stuck[0] || ctb_attachment_find(&att, err, sizeof(err)))
+	if (!d->applied)
 		return;
+	d->applied = false;
+	if (ctb_attachment_find(&att, err, sizeof(err))) {
+		ctb_attachment_free(&att);
+		return;
+	}
 	if (!ctb_health_check(&att, &health)) {
-		join_problems(&health, problems, sizeof(problems));
-		if (health.count)
-			dlog(LOG_WARNING_, "still wrong after a repair (retried every %g s): %s",
-			     d->want.verify_interval, problems);
-		snprintf(d->stuck, sizeof(d->stuck), "%s", problems);
+		join_repairable(&health, problems, sizeof(problems));
+		if (problems[0]) {
+			if (strcmp(problems, d->still_wrong))
+				dlog(LOG_WARNING, "still wrong after a repair (tried again at most "
+						  "every %g s): %s",
+				     d->want.verify_interval, problems);
+			back_off(d);
+		}
+		snprintf(d->still_wrong, sizeof(d->still_wrong), "%s", problems);
 	}
 	ctb_health_free(&health);
 	ctb_attachment_free(&att);
@@ -251,9 +285,9 @@ static int detach_all(struct daemon *d)
 	if (!ret && ctb_attachment_exists(&att))
 		ret = ctb_attachment_remove(&att, err, sizeof(err));
 	if (ret)
-		dlog(LOG_ERR_, "detach on stop incomplete: %s", err);
+		dlog(LOG_ERR, "detach on stop incomplete: %s", err);
 	else
-		dlog(LOG_NOTICE_, "detached on stop");
+		dlog(LOG_NOTICE, "detached on stop");
 	ctb_attachment_free(&att);
 	ctb_end_change(&lock, !ret, !ret);
 	return ret ? CTB_EXIT_RUNTIME : 0;
@@ -275,12 +309,12 @@ static int own(struct daemon *d, bool at_start)
 		ctb_err("another ctbypass daemon (pid %ld, %s) manages this namespace",
 			(long)owner.pid, owner.config);
 	else if (ret == -EBUSY)
-		dlog(LOG_ERR_, "another ctbypass daemon (pid %ld, %s) manages this namespace",
+		dlog(LOG_ERR, "another ctbypass daemon (pid %ld, %s) manages this namespace",
 		     (long)owner.pid, owner.config);
 	else if (at_start)
 		ctb_err("cannot claim this namespace: %s", strerror(-ret));
 	else
-		dlog(LOG_ERR_, "cannot claim this namespace: %s", strerror(-ret));
+		dlog(LOG_ERR, "cannot claim this namespace: %s", strerror(-ret));
 	return ret;
 }
 
@@ -290,51 +324,60 @@ static void disown(struct daemon *d)
 	d->claim = -1;
 }
 
-/* SIGHUP: the new settings replace the old only once read whole and let through. */
-static void reload(struct daemon *d)
+/*
+ * SIGHUP: the new settings replace the old only once read whole and let
+ * through. True when they did (the loop's timers then follow them).
+ */
+static bool reload(struct daemon *d)
 {
 	struct ctb_daemon_settings next;
 	char err[CTB_ERR_LEN];
 
 	sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
 	if (ctb_daemon_load(d->src, &next, err, sizeof(err))) {
-		dlog(LOG_ERR_, "reload refused, keeping the running configuration: %s", err);
+		dlog(LOG_ERR, "reload refused, keeping the running configuration: %s", err);
 		sd_notify(0, "READY=1\nSTATUS=running (the last reload was refused)");
-		return;
+		return false;
 	}
 	struct ctb_daemon_settings old = d->want;
+	char old_blocking[sizeof(d->blocking_now)];
 
 	if (ctb_config_has_targets(&next.cfg) && own(d, false)) {
-		dlog(LOG_ERR_, "reload refused, keeping the running configuration");
+		dlog(LOG_ERR, "reload refused, keeping the running configuration");
 		ctb_daemon_settings_free(&next);
 		sd_notify(0, "READY=1\nSTATUS=running (the last reload was refused)");
-		return;
+		return false;
 	}
 	d->want = next;
+	snprintf(old_blocking, sizeof(old_blocking), "%s", d->blocking_now);
 	d->blocking_now[0] = '\0';
 	if (ctb_config_has_targets(&next.cfg) && !preflight_allows(d)) {
-		dlog(LOG_ERR_, "reload refused by the preflight, keeping the running "
+		dlog(LOG_ERR, "reload refused by the preflight, keeping the running "
 			       "configuration (fix the rules, or accept the ids in the file)");
 		d->want = old;
+		snprintf(d->blocking_now, sizeof(d->blocking_now), "%s", old_blocking);
 		ctb_daemon_settings_free(&next);
 		sd_notify(0, "READY=1\nSTATUS=running (the last reload was refused)");
-		return;
+		return false;
 	}
 	ctb_daemon_settings_free(&old);
 	d->gate_passed = true;
-	dlog(LOG_NOTICE_, "configuration reloaded");
+	dlog(LOG_NOTICE, "configuration reloaded");
 	if (!ctb_config_has_targets(&d->want.cfg)) {
 		/* What we bypassed goes with our ownership; anything else is not ours. */
 		if (d->claim >= 0) {
-			dlog(LOG_NOTICE_, "nothing to bypass: detaching, watching only");
+			dlog(LOG_NOTICE, "nothing to bypass: detaching, watching only");
 			detach_all(d);
 			disown(d);
 		}
 	} else {
-		reconcile(d, "reload", true);
-		check_after_apply(d);
+		if (!reconcile(d, "reload", WAKE_RELOAD))
+			check_after_apply(d);
 	}
+	d->retry_at = 0;
+	d->backoff_ms = 0;
 	sd_notify(0, "READY=1\nSTATUS=running");
+	return true;
 }
 
 static int open_signals(void)
@@ -376,25 +419,32 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			wake = settle_at;
 		if (preflight_at < wake)
 			wake = preflight_at;
-		if (poll(pfd, 3, wake > now ? (int)(wake - now) : 0) < 0 && errno != EINTR)
+		if (poll(pfd, 3, wake > now ? (int)(wake - now) : 0) < 0 && errno != EINTR) {
+			dlog(LOG_ERR, "cannot wait for changes: %s", strerror(errno));
 			return CTB_EXIT_RUNTIME;
+		}
 		while ((sig = next_signal(sigfd))) {
 			if (sig == SIGHUP) {
-				reload(d);
+				if (reload(d)) {
+					verify_at = now_ms() +
+						    (long long)(d->want.verify_interval * 1000);
+					preflight_last = now_ms();
+					preflight_at = preflight_last + PREFLIGHT_EVERY_MS;
+				}
 				continue;
 			}
-			dlog(LOG_NOTICE_, "stopping on %s", strsignal(sig));
+			dlog(LOG_NOTICE, "stopping on %s", strsignal(sig));
 			sd_notify(0, "STOPPING=1");
 			if (d->want.detach_on_stop && d->claim >= 0)
 				return detach_all(d);
-			dlog(LOG_INFO_, "the bypass stays in place (detach-on-stop is off)");
+			dlog(LOG_INFO, "the bypass stays in place (detach-on-stop is off)");
 			return 0;
 		}
 		if (pfd[0].revents || pfd[1].revents) {
 			unsigned int kinds = ctb_events_drain(ev);
 
 			if (ctb_verbose)
-				dlog(7, "notified: %#x", kinds);
+				dlog(LOG_DEBUG, "notified: %#x", kinds);
 			if (kinds && settle_at < 0)
 				settle_at = now_ms() + SETTLE_MS;
 			pending |= kinds;
@@ -417,7 +467,7 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			}
 			settle_at = -1;
 			pending = 0;
-			if (!reconcile(d, why, false))
+			if (!reconcile(d, why, WAKE_EVENT))
 				check_after_apply(d);
 		}
 		if (now >= preflight_at) {
@@ -425,12 +475,12 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 
 			d->gate_passed = preflight_allows(d) || before;
 			if (!before && d->gate_passed)
-				reconcile(d, "the preflight now allows it", true);
+				reconcile(d, "the preflight now allows it", WAKE_START);
 			preflight_last = now_ms();
 			preflight_at = preflight_last + PREFLIGHT_EVERY_MS;
 		}
 		if (now >= verify_at) {
-			if (!reconcile(d, "periodic check", false))
+			if (!reconcile(d, "periodic check", WAKE_PERIODIC))
 				check_after_apply(d);
 			verify_at = now_ms() + (long long)(d->want.verify_interval * 1000);
 		}
@@ -444,9 +494,10 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	char err[CTB_ERR_LEN];
 	int sigfd, ret;
 
-	if (ctb_daemon_load(src, &d.want, err, sizeof(err))) {
+	ret = ctb_daemon_load(src, &d.want, err, sizeof(err));
+	if (ret) {
 		ctb_err("%s", err);
-		return CTB_EXIT_USAGE;
+		return ret == -EINVAL ? CTB_EXIT_USAGE : CTB_EXIT_RUNTIME;
 	}
 	if (ctb_config_has_targets(&d.want.cfg) && own(&d, true)) {
 		ctb_daemon_settings_free(&d.want);
@@ -456,6 +507,8 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	ret = sigfd < 0 ? sigfd : ctb_events_open(&ev);
 	if (ret) {
 		ctb_err("cannot listen for changes: %s", strerror(-ret));
+		if (sigfd >= 0)
+			close(sigfd);
 		disown(&d);
 		ctb_daemon_settings_free(&d.want);
 		return CTB_EXIT_RUNTIME;
@@ -463,15 +516,15 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	/* Subscribed first: a change during the first apply is not missed. */
 	d.gate_passed = preflight_allows(&d);
 	if (!d.gate_passed)
-		dlog(LOG_ERR_, "the preflight refuses the configuration: not applied; the "
+		dlog(LOG_ERR, "the preflight refuses the configuration: not applied; the "
 			       "daemon keeps watching and applies it once the rules allow it");
 	if (!ctb_config_has_targets(&d.want.cfg))
-		dlog(LOG_NOTICE_, "nothing to bypass in the configuration: watching only (the "
+		dlog(LOG_NOTICE, "nothing to bypass in the configuration: watching only (the "
 				  "namespace stays the CLI's)");
-	reconcile(&d, "start", true);
-	check_after_apply(&d);
+	if (!reconcile(&d, "start", WAKE_START))
+		check_after_apply(&d);
 	sd_notify(0, "READY=1\nSTATUS=running");
-	dlog(LOG_INFO_, "running (pid %ld)", (long)getpid());
+	dlog(LOG_INFO, "running (pid %ld)", (long)getpid());
 	ret = loop(&d, &ev, sigfd);
 	ctb_events_close(&ev);
 	close(sigfd);

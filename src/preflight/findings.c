@@ -35,7 +35,7 @@ void ctb_findings_name(struct ctb_findings *f)
 
 		/* What it is about; never the fix, which names positions. */
 		h = fnv1a(h, kind_names[it->kind]);
-		h = fnv1a(h, it->traffic);
+		h = fnv1a(h, it->subject[0] ? it->subject : it->traffic);
 		h = fnv1a(h, it->where);
 		h = fnv1a(h, it->rule);
 		h = fnv1a(h, it->accepted_where);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <nftables/libnftables.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ static int capture(const char *cmd, char **out)
 	posix_spawn_file_actions_t actions;
 	size_t len = 0;
 	FILE *mem;
-	int fds[2], status;
+	int fds[2], status, ret;
 	pid_t pid;
 	char buf[4096];
 	ssize_t n;
@@ -56,7 +57,17 @@ static int capture(const char *cmd, char **out)
 	posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addclose(&actions, fds[0]);
 	posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", 0, 0);
-	if (posix_spawn(&pid, path, &actions, NULL, argv, clean_env)) {
+	/* The daemon blocks its signals (signalfd): the child must not inherit that. */
+	posix_spawnattr_t attr;
+	sigset_t none;
+
+	sigemptyset(&none);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	ret = posix_spawn(&pid, path, &actions, &attr, argv, clean_env);
+	posix_spawnattr_destroy(&attr);
+	if (ret) {
 		posix_spawn_file_actions_destroy(&actions);
 		close(fds[0]);
 		close(fds[1]);

@@ -705,6 +705,9 @@ static int emit_gathered(struct analysis *an)
 		if (!f)
 			return -ENOMEM;
 		describe_traffic(g, f->traffic, sizeof(f->traffic));
+		if (!g->up)
+			snprintf(f->subject, sizeof(f->subject), "%s server-port %s", l4_name(g->l4),
+				 g->dir == ARRIVAL ? "arrivals" : "departures");
 		describe_where(g->dropped.chain, f->where, sizeof(f->where));
 		snprintf(f->rule, sizeof(f->rule), "%s",
 			 g->dropped.rule ? g->dropped.rule->text : "the chain's drop policy");
@@ -899,6 +902,13 @@ static int check_nat_rule_to_bypassed(struct analysis *an, const struct fw_chain
 	if (!translates_to_local(an, rule))
 		return 0;
 	rule_dports(rule, &before, &any_port);
+	/* Arrivals to a bypassed port are untracked before NAT sees them: the NAT
+	 * finding speaks for those; only the ports still tracked come in here. */
+	if (!any_port) {
+		ctb_portset_subtract(&before, &an->cfg->ports);
+		if (ctb_portset_empty(&before))
+			return 0;
+	}
 	if (!rule->nat.understood) {
 		ctb_portset_clear(&after);
 		ctb_portset_union(&after, &an->cfg->ports);
@@ -937,6 +947,7 @@ static int check_nat_rule_to_bypassed(struct analysis *an, const struct fw_chain
 		 n > 1 ? "s" : "", to);
 	describe_where(ch, f->where, sizeof(f->where));
 	snprintf(f->rule, sizeof(f->rule), "%s", rule->text);
+	snprintf(f->subject, sizeof(f->subject), "nat to a bypassed port");
 	if (!rule->nat.understood)
 		snprintf(f->message, sizeof(f->message),
 			 "cannot tell where rule '%s' in %s translates to: if it sends "

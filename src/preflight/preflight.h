@@ -37,6 +37,10 @@ struct ctb_finding {
 	 * reloads and rule reorders, so `--accept ID` keeps meaning one thing. */
 	char id[CTB_FINDING_ID_LEN];
 	char traffic[160]; /* what would break: "tcp/80,81 arrivals" */
+	/* What the id is made of instead of TRAFFIC, when set: the traffic without
+	 * its port list ("tcp server-port arrivals"), so adding or removing a port
+	 * that meets the same rules keeps the finding's id. */
+	char subject[96];
 	char where[256]; /* "table ip filter chain INPUT (iptables-nft)" */
 	char rule[FW_TEXT_LEN]; /* the rule at fault, or "policy drop" */
 	/* STATEFUL: the chain and rule that accept the traffic while tracked */

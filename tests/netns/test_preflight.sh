@@ -176,7 +176,7 @@ test_vanished_fix() {
 	ctb status >"$OUT" 2>&1
 	check_eq "vanished fix: status exits 1" 1 "$?"
 	check "vanished fix: status names the finding" \
-		grep -q "firewall changed since attach and now breaks the bypass (preflight state-" "$OUT"
+		grep -q "the preflight now refuses the bypass (.*): \[state-" "$OUT"
 	check "vanished fix: status --json is unhealthy" \
 		bash -c "'$CTBYPASS' -n '$SRV_NS' status --json | grep -q '\"healthy\":false'"
 	ip netns exec "$SRV_NS" iptables-legacy -I RH-Firewall-1-INPUT 4 "${fix[@]}"

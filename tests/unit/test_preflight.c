@@ -366,6 +366,11 @@ static void redirect_to_a_bypassed_port_is_refused(void **state)
 	assert_non_null(strstr(n->traffic, "tcp 8080 translated to bypassed port 80"));
 	assert_non_null(strstr(n->message, "leave port 80 out of the bypass"));
 	ctb_findings_free(&f);
+	/* Both ports: 8080's arrivals are untracked before NAT: the NAT finding, only. */
+	analyse_text(redirect_8080, NODE, "80,8080", NULL, &f);
+	assert_int_equal(count_kind(&f, CTB_FINDING_NAT_TO_BYPASSED), 0);
+	assert_int_equal(count_kind(&f, CTB_FINDING_NAT), 1);
+	ctb_findings_free(&f);
 	/* Bypassing 8080 instead: arrivals to it are untracked, never redirected. */
 	analyse_text(redirect_8080, NODE, "8080", NULL, &f);
 	assert_int_equal(count_kind(&f, CTB_FINDING_NAT_TO_BYPASSED), 0);
@@ -424,6 +429,10 @@ static void finding_ids_are_stable_and_accepted_one_by_one(void **state)
 	assert_int_equal(ctb_findings_blocking(&f), 1); /* the REDIRECT's remains */
 	assert_false(first_kind(&f, CTB_FINDING_NAT_TO_BYPASSED)->accepted);
 	assert_int_equal(ctb_findings_accept(&f, "state-000000"), 1); /* names nothing */
+	ctb_findings_free(&f);
+	/* a port added that meets the same rules: the same finding, the same id */
+	analyse_text(text, NODE, "80,81", NULL, &f);
+	assert_string_equal(find_traffic(&f, "tcp/80-81 arrivals")->id, id);
 	ctb_findings_free(&f);
 }
 
