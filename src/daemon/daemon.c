@@ -200,7 +200,12 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 		dlog(LOG_ERR, "cannot read the current state: %s", err);
 		goto out_att;
 	}
-	if (desired(d, &cfg, &ifaces) || ctb_health_check_locked(&att, &health))
+	/* An --iface that does not exist (yet): said once per try, tried again backed off. */
+	if (desired(d, &cfg, &ifaces)) {
+		back_off(d);
+		goto out;
+	}
+	if (ctb_health_check_locked(&att, &health))
 		goto out;
 	differs = !att.nft.present || !ctb_config_same_traffic(&cfg, &att.nft.cfg);
 	repairable = ctb_health_repairable(&health);
