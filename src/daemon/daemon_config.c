@@ -49,6 +49,36 @@ static int parse_interval(const char *value, double *out, char *err, size_t errl
 	return 0;
 }
 
+/*
+ * Interface names as the kernel takes them (1 to 15 bytes, no '/', ':' or
+ * blank), and without the file's comment characters ';' and '#', so a list
+ * means the same read from a flag or printed into the file and read back.
+ */
+static int iface_list_check(const char *list, char *err, size_t errlen)
+{
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (!n || n > 15) {
+			snprintf(err, errlen, "iface: names of 1 to 15 characters, comma-separated");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f ||
+			    strchr("/:;#", p[i])) {
+				snprintf(err, errlen, "iface: '%.*s' is not an interface name",
+					 (int)n, p);
+				return -EINVAL;
+			}
+		p += n;
+		if (*p == ',' && !*++p) {
+			snprintf(err, errlen, "iface: a list may not end with ','");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int ctb_daemon_set(struct ctb_daemon_settings *s, const char *key, const char *value, char *err,
 		   size_t errlen)
 {
@@ -72,7 +102,11 @@ int ctb_daemon_set(struct ctb_daemon_settings *s, const char *key, const char *v
 		return 0;
 	}
 	if (!strcmp(key, "iface")) {
-		char *copy = *value ? strdup(value) : NULL;
+		char *copy;
+
+		if (iface_list_check(value, err, errlen))
+			return -EINVAL;
+		copy = *value ? strdup(value) : NULL;
 
 		if (*value && !copy)
 			return -ENOMEM;

@@ -113,7 +113,7 @@ NFT
 	check "firewall: text prints the finding with the exact fix line" \
 		grep -qF -- "$fix" <<<"$text"
 	check "firewall: text prints it as attach would (refuse)" \
-		grep -qE '^     preflight: refuse: .*' <<<"$text"
+		grep -qE '^     preflight: refuse \[[a-z]+-[0-9a-f]{6}\]: .*' <<<"$text"
 	check "firewall: the same finding on candidate port 80" \
 		jget "$json" '[f for c in d["candidates"] if c["port"] == 80 for f in c["findings"] if f["kind"] == "stateful"][0]'
 }

@@ -107,6 +107,12 @@ static void errors_name_file_and_line(void **state)
 	assert_int_equal(parse(&s, "verify-interval = 0\n"), -EINVAL);
 	assert_non_null(strstr(err, "t.conf:1: verify-interval: seconds from 0.1 to 3600"));
 	ctb_daemon_settings_free(&s);
+	/* ';' would read back as a comment once printed with a blank before it */
+	assert_int_equal(parse(&s, "iface=;eth0\n"), -EINVAL);
+	assert_string_equal(err, "t.conf:1: iface: ';eth0' is not an interface name");
+	ctb_daemon_settings_free(&s);
+	assert_int_equal(parse(&s, "iface = eth0,\n"), -EINVAL);
+	ctb_daemon_settings_free(&s);
 	assert_int_equal(parse(&s, "ports = 70000\n"), -EINVAL);
 	assert_non_null(strstr(err, "t.conf:1: "));
 	ctb_daemon_settings_free(&s);
