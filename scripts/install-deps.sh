@@ -17,7 +17,8 @@ runtime=(iproute2 nftables conntrack)
 # systemd: systemd-analyze checks the daemon's unit (never run as PID 1 here).
 test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-dev kmod procps
       firewalld ufw dbus util-linux systemd libcap2-bin)
-demo=(nginx-light curl wrk)
+# procps: the demo sets sysctls in its namespaces (a minbase has no sysctl).
+demo=(nginx-light curl wrk procps)
 vm=(qemu-system-x86 busybox-static cpio kmod)
 # make bench: load generators, plots, and the seeds' iptables rules to compare with.
 bench=(nginx-light curl wrk apache2-utils gnuplot-nox iptables procps util-linux)

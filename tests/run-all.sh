@@ -76,9 +76,14 @@ out=${OUTPUT:-build}
 for suite in "${suites[@]}"; do
 	case "$suite" in
 	unit)
+		ran=0
 		for t in build/tests/test_*; do
-			[ -x "$t" ] && [ ! -f "tests/bpf/$(basename "$t").c" ] && run "$t" "$t"
+			[ -x "$t" ] && [ ! -f "tests/bpf/$(basename "$t").c" ] || continue
+			run "$t" "$t"
+			ran=1
 		done
+		# Nothing built is a failure, as for asan: never "0 passed, 0 failed".
+		[ $ran -eq 1 ] || run "unit" echo "FAIL unit: no unit tests in build/tests (make unit)"
 		;;
 	asan)
 		tests=("$out"/asan/tests/test_*)
