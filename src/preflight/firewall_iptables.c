@@ -384,22 +384,6 @@ static bool is_arg(const struct token *tok)
 	return tok->s[0] != '-' || (tok->s[1] >= '0' && tok->s[1] <= '9');
 }
 
-/* Targets that let the packet go on to the next rule. */
-static bool continue_target(const char *t)
-{
-	static const char *const names[] = {
-		"LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "CT", "NOTRACK", "TRACE", "CLASSIFY",
-		"DSCP", "TOS", "TCPMSS", "TTL", "HL", "CHECKSUM", "SET", "AUDIT", "TEE",
-		"CONNSECMARK", "SECMARK", "IDLETIMER", "LED", "RATEEST", "ECN", "HMARK",
-		"TCPOPTSTRIP", "NFACCT",
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(t, names[i]))
-			return true;
-	return false;
-}
-
 /* Parses an address of FAMILY into P (len: the full address). */
 static int parse_host(struct fw_prefix *p, const char *text, int family)
 {
@@ -540,7 +524,7 @@ static void parse_target(struct fw_rule *rule, struct token *tok, int n, bool ju
 		rule->nat.kind = hook == FW_HOOK_POSTROUTING || hook == FW_HOOK_INPUT
 					 ? FW_NAT_SNAT : FW_NAT_DNAT;
 		rule->nat.understood = false;
-	} else if (continue_target(t)) {
+	} else if (fw_target_continues(t)) {
 		rule->verdict = FW_V_CONTINUE;
 		if (!strcmp(t, "CT"))
 			for (int k = 1; k + 1 < n; k++)

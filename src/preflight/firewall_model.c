@@ -88,3 +88,18 @@ void fw_ruleset_add_unreadable(struct fw_ruleset *rs, const char *fmt, ...)
 	snprintf(rs->unreadable[FW_MAX_UNREADABLE - 1], FW_UNREADABLE_LEN,
 		 "more parts of the firewall could not be read");
 }
+
+bool fw_target_continues(const char *t)
+{
+	static const char *const names[] = {
+		"LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "CT", "NOTRACK", "TRACE", "CLASSIFY",
+		"DSCP", "TOS", "TCPMSS", "TTL", "HL", "CHECKSUM", "SET", "AUDIT", "TEE",
+		"CONNSECMARK", "SECMARK", "IDLETIMER", "LED", "RATEEST", "ECN", "HMARK",
+		"TCPOPTSTRIP", "NFACCT",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(t, names[i]))
+			return true;
+	return false;
+}

@@ -158,6 +158,13 @@ void fw_ruleset_add_unreadable(struct fw_ruleset *rs, const char *fmt, ...)
 const struct fw_chain *fw_ruleset_find(const struct fw_ruleset *rs, const struct fw_chain *from,
 				       const char *name);
 
+/*
+ * True for an iptables target that lets the packet go on to the next rule
+ * (LOG, MARK, CT …): named so in iptables-save text and in iptables-nft's
+ * xt statements alike.
+ */
+bool fw_target_continues(const char *target);
+
 /* Reads nftables JSON (`nft -j list ruleset`), skipping tables listed in SKIP
  * ("family table" pairs, e.g. tables iptables-nft manages). */
 int fw_parse_nft_json(struct fw_ruleset *rs, const char *json, const char *const *skip,

@@ -385,22 +385,6 @@ static int parse_verdict(const struct rule_ctx *ctx, json_t *v, struct fw_rule *
 	return 0;
 }
 
-/* Targets that let the packet go on, as iptables-nft's xt statements name them. */
-static bool xt_continue_target(const char *t)
-{
-	static const char *const names[] = {
-		"LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "CT", "NOTRACK", "TRACE", "CLASSIFY",
-		"DSCP", "TOS", "TCPMSS", "TTL", "HL", "CHECKSUM", "SET", "AUDIT", "TEE",
-		"CONNSECMARK", "SECMARK", "IDLETIMER", "LED", "RATEEST", "ECN", "HMARK",
-		"TCPOPTSTRIP", "NFACCT",
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(t, names[i]))
-			return true;
-	return false;
-}
-
 /* An iptables extension compiled into nftables: its options are a blob we cannot read. */
 static int parse_xt(json_t *xt, struct fw_rule *rule)
 {
@@ -423,7 +407,7 @@ static int parse_xt(json_t *xt, struct fw_rule *rule)
 			rule->nat.understood = false;
 		}
 		set_verdict(rule, FW_V_NAT, name);
-	} else if (!xt_continue_target(name)) {
+	} else if (!fw_target_continues(name)) {
 		set_verdict(rule, FW_V_UNKNOWN, name);
 	}
 	return 0;
