@@ -15,7 +15,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS := libbpf libnftables libnetfilter_conntrack libmnl jansson inih libsystemd
+PKGS := libbpf libnftables libnetfilter_conntrack libmnl jansson inih libsystemd libmicrohttpd
 # src/ has one folder per concern (cli, bypass, config, conntrack, preflight, doctor,
 # watch, netlink); headers are included by name, so each folder is on the path.
 SRC_DIRS := $(sort $(dir $(wildcard src/*/*.c src/*/*.h)))
@@ -26,7 +26,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initia
 	  -Wno-format-truncation \
 	  -MMD -MP -Iinclude $(SRC_INCLUDES) -I$(OUTPUT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lnftables \
-	  -lnetfilter_conntrack -lmnl -ljansson -linih -lsystemd) -lelf -lz
+	  -lnetfilter_conntrack -lmnl -ljansson -linih -lsystemd -lmicrohttpd) -lelf -lz
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -MMD -MP \
 	      -Ivmlinux -Iinclude
 

@@ -13,9 +13,25 @@
 
 #define LINE_LEN 2600 /* a preflight finding is one long line */
 
-static int add(struct ctb_health *h, bool advisory, const char *fmt, va_list ap)
+const char *const ctb_problem_kind_names[CTB_PROBLEM_KINDS] = {
+	[CTB_PROBLEM_CLEANUP_PENDING] = "cleanup_pending",
+	[CTB_PROBLEM_TABLE_MISSING] = "table_missing",
+	[CTB_PROBLEM_RULES_MISSING] = "rules_missing",
+	[CTB_PROBLEM_DUPLICATE_CLASSIFIERS] = "duplicate_classifiers",
+	[CTB_PROBLEM_BACKSTOP] = "backstop_hits",
+	[CTB_PROBLEM_MARK_TRANSITION] = "mark_transition",
+	[CTB_PROBLEM_UNCOVERED_INTERFACES] = "uncovered_interfaces",
+	[CTB_PROBLEM_MAPS_UNREADABLE] = "maps_unreadable",
+	[CTB_PROBLEM_MIXED_PROGRAMS] = "mixed_programs",
+	[CTB_PROBLEM_MAPS_DISAGREE] = "maps_disagree",
+	[CTB_PROBLEM_PREFLIGHT] = "preflight",
+};
+
+static int add(struct ctb_health *h, enum ctb_problem_kind kind, bool advisory, const char *fmt,
+	       va_list ap)
 {
 	char **grown = realloc(h->problems, (h->count + 1) * sizeof(*grown));
+	enum ctb_problem_kind *kinds;
 	bool *flags;
 	char *line;
 
@@ -26,33 +42,40 @@ static int add(struct ctb_health *h, bool advisory, const char *fmt, va_list ap)
 	if (!flags)
 		return -ENOMEM;
 	h->advisory = flags;
+	kinds = realloc(h->kinds, (h->count + 1) * sizeof(*kinds));
+	if (!kinds)
+		return -ENOMEM;
+	h->kinds = kinds;
 	line = malloc(LINE_LEN);
 	if (!line)
 		return -ENOMEM;
 	vsnprintf(line, LINE_LEN, fmt, ap);
 	h->advisory[h->count] = advisory;
+	h->kinds[h->count] = kind;
 	h->problems[h->count++] = line;
 	return 0;
 }
 
-int ctb_health_add(struct ctb_health *h, const char *fmt, ...)
+int ctb_health_add(struct ctb_health *h, enum ctb_problem_kind kind, const char *fmt, ...)
 {
 	va_list ap;
 	int ret;
 
 	va_start(ap, fmt);
-	ret = add(h, false, fmt, ap);
+	ret = add(h, kind, false, fmt, ap);
 	va_end(ap);
 	return ret;
 }
 
-__attribute__((format(printf, 2, 3))) static int advise(struct ctb_health *h, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int advise(struct ctb_health *h,
+						       enum ctb_problem_kind kind,
+						       const char *fmt, ...)
 {
 	va_list ap;
 	int ret;
 
 	va_start(ap, fmt);
-	ret = add(h, true, fmt, ap);
+	ret = add(h, kind, true, fmt, ap);
 	va_end(ap);
 	return ret;
 }
@@ -109,8 +132,9 @@ static int check_coverage(const struct ctb_attachment *att, struct ctb_health *h
 	int ret = uncovered_ifaces(att, &missing);
 
 	if (!ret && missing.count) {
+		h->uncovered = missing.count;
 		ctb_iface_list_format(&missing, names, sizeof(names));
-		ret = ctb_health_add(h,
+		ret = ctb_health_add(h, CTB_PROBLEM_UNCOVERED_INTERFACES,
 			      "no classifier on %zu interface%s that should have it: %s (created or "
 			      "brought up after attach?); run 'ctbypass attach' again",
 			      missing.count, missing.count == 1 ? "" : "s", names);
@@ -133,7 +157,7 @@ static int check_duplicates(const struct ctb_attachment *att, struct ctb_health 
 		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", i ? "," : "",
 					 name);
 	}
-	return ctb_health_add(h, "more than one ctbypass classifier on %zu interface%s: %s; run "
+	return ctb_health_add(h, CTB_PROBLEM_DUPLICATE_CLASSIFIERS, "more than one ctbypass classifier on %zu interface%s: %s; run "
 			  "'ctbypass attach' again",
 		       att->duplicate_count, att->duplicate_count == 1 ? "" : "s", names);
 }
@@ -146,9 +170,10 @@ static int check_maps(const struct ctb_attachment *att, struct ctb_health *h)
 	if (!att->filter_count)
 		return 0;
 	if (!att->have_maps)
-		return ctb_health_add(h, "cannot open the classifier's maps; run 'ctbypass attach' again");
+		return ctb_health_add(h, CTB_PROBLEM_MAPS_UNREADABLE,
+				      "cannot open the classifier's maps; run 'ctbypass attach' again");
 	if (att->prog_count > 1) {
-		int ret = ctb_health_add(h, "the interfaces run %zu different classifier programs (an "
+		int ret = ctb_health_add(h, CTB_PROBLEM_MIXED_PROGRAMS, "the interfaces run %zu different classifier programs (an "
 				     "interrupted change?); run 'ctbypass attach' again",
 				  att->prog_count);
 
@@ -158,7 +183,7 @@ static int check_maps(const struct ctb_attachment *att, struct ctb_health *h)
 	n = ctb_maps_compare(&att->maps, &att->nft.cfg, diff, sizeof(diff));
 	if (!n)
 		return 0;
-	return ctb_health_add(h, "the classifier and the nftables sets disagree on %d port%s or "
+	return ctb_health_add(h, CTB_PROBLEM_MAPS_DISAGREE, "the classifier and the nftables sets disagree on %d port%s or "
 			  "upstream%s: %s; run 'ctbypass attach' again",
 		       n, n == 1 ? "" : "s", n == 1 ? "" : "s", diff);
 }
@@ -175,7 +200,7 @@ static int check_pending(struct ctb_health *h)
 	free(ifindexes);
 	if (!count)
 		return 0;
-	ret = ctb_health_add(h, "an interrupted command left cleanup pending on %zu interface%s; "
+	ret = ctb_health_add(h, CTB_PROBLEM_CLEANUP_PENDING, "an interrupted command left cleanup pending on %zu interface%s; "
 			 "the next 'ctbypass attach' or 'detach' does it",
 		      count, count == 1 ? "" : "s");
 	return ret;
@@ -247,7 +272,7 @@ static int check_backstop(const struct ctb_attachment *att, struct ctb_health *h
 	if (!rose)
 		return 0;
 	/* Another apply would change nothing: the daemon reports it, never repairs it. */
-	return advise(h,
+	return advise(h, CTB_PROBLEM_BACKSTOP,
 		       "%llu bypassed packet%s reached the backstop in the last %llds: the "
 		       "classifier did not mark them (an interface without it, a tc program "
 		       "ahead of it, headers it does not parse); they are untracked all the same",
@@ -282,14 +307,14 @@ static int check(const struct ctb_attachment *att, struct ctb_health *h, bool lo
 	if (ret || !ctb_attachment_exists(att))
 		return ret;
 	if (!att->nft.present) {
-		ret = ctb_health_add(h, "table inet %s is missing (deleted by 'nft flush ruleset' or a "
+		ret = ctb_health_add(h, CTB_PROBLEM_TABLE_MISSING, "table inet %s is missing (deleted by 'nft flush ruleset' or a "
 				 "firewall reload?): nothing is untracked; run 'ctbypass attach' "
 				 "again, or 'ctbypass detach'",
 			      CTB_NFT_TABLE);
 		return ret ? ret : check_duplicates(att, h);
 	}
 	if (!ret && !att->nft.complete)
-		ret = ctb_health_add(h, "table inet %s lacks some of its rules (deleted by hand?): the "
+		ret = ctb_health_add(h, CTB_PROBLEM_RULES_MISSING, "table inet %s lacks some of its rules (deleted by hand?): the "
 				 "bypass may be one-sided; run 'ctbypass attach' again",
 			      CTB_NFT_TABLE);
 	if (!ret)
@@ -300,7 +325,7 @@ static int check(const struct ctb_attachment *att, struct ctb_health *h, bool lo
 	if (ret || h->changing)
 		return ret;
 	if (att->nft.in_transition)
-		ret = ctb_health_add(h, "an interrupted mark change left the previous mark's rule; run "
+		ret = ctb_health_add(h, CTB_PROBLEM_MARK_TRANSITION, "an interrupted mark change left the previous mark's rule; run "
 				 "'ctbypass attach' again");
 	if (!ret)
 		ret = check_coverage(att, h);
@@ -315,5 +340,6 @@ void ctb_health_free(struct ctb_health *h)
 		free(h->problems[i]);
 	free(h->problems);
 	free(h->advisory);
+	free(h->kinds);
 	memset(h, 0, sizeof(*h));
 }

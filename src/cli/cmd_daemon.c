@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics_http.h"
 
 static const char help[] =
 	"Usage: ctbypass [-n NETNS] daemon [--config FILE] [--check-config] [OPTIONS]\n"
@@ -26,7 +27,12 @@ static const char help[] =
 	"  --ports LIST  --upstream LIST  --iface LIST  --proto LIST  --mark MASK\n"
 	"  --accept IDS  --force  --no-flush   as for 'ctbypass attach'\n"
 	"  --detach-on-stop     remove the bypass on SIGTERM (default: it stays)\n"
-	"  --verify-interval S  seconds between periodic checks (default 10)\n";
+	"  --verify-interval S  seconds between periodic checks (default 10)\n"
+	"  --metrics-address A  serve Prometheus metrics on ADDR:PORT, or off (default\n"
+	"                       " CTB_METRICS_ADDRESS_DEFAULT "; only GET /metrics and /)\n"
+	"  --metrics-interval S seconds between metrics samples (default 5)\n"
+	"  --telemetry KIND     what counts conntrack inserts: auto (fentry, else kprobe,\n"
+	"                       else none), fentry, kprobe, stats (none; drops still count)\n";
 
 #define MAX_FLAGS 32
 
@@ -43,6 +49,9 @@ int ctb_cmd_daemon(const struct ctb_context *ctx, int argc, char **argv)
 		{ "no-flush", no_argument, NULL, 0 },
 		{ "detach-on-stop", no_argument, NULL, 0 },
 		{ "verify-interval", required_argument, NULL, 0 },
+		{ "metrics-address", required_argument, NULL, 0 },
+		{ "metrics-interval", required_argument, NULL, 0 },
+		{ "telemetry", required_argument, NULL, 0 },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },

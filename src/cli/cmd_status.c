@@ -18,36 +18,6 @@ static const char help[] = "Usage: ctbypass [-n NETNS] status [--json]\n"
 			   "what ctbypass meant (health); exit status 1 when attached with\n"
 			   "problems, 0 when healthy or not attached.\n";
 
-/*
- * The firewall may have changed since attach (a reload that dropped an
- * applied fix, a newly published port): a blocking finding that was neither
- * accepted nor forced is a problem now.
- */
-static int recheck_preflight(const struct ctb_config *cfg, struct ctb_health *health)
-{
-	struct ctb_findings findings;
-	char err[CTB_ERR_LEN];
-	int ret = 0;
-
-	if (cfg->forced || !ctb_config_has_targets(cfg))
-		return 0;
-	if (ctb_preflight(cfg, &findings, err, sizeof(err)))
-		return ctb_health_add(health, "cannot run the preflight on the current firewall: %s",
-				      err);
-	ctb_findings_accept(&findings, cfg->accepted);
-	for (size_t i = 0; i < findings.count && !ret; i++) {
-		const struct ctb_finding *f = &findings.items[i];
-
-		if (f->blocking && !f->accepted)
-			ret = ctb_health_add(health,
-					     "the preflight now refuses the bypass (the firewall, or what "
-					     "is bypassed, changed since it was accepted): [%s] %s",
-					     f->id, f->message);
-	}
-	ctb_findings_free(&findings);
-	return ret;
-}
-
 int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -87,7 +57,7 @@ int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 		ctb_attachment_free(&att);
 		return CTB_EXIT_RUNTIME;
 	}
-	if (att.nft.present && recheck_preflight(&att.nft.cfg, &health)) {
+	if (att.nft.present && ctb_preflight_health(&att.nft.cfg, &health)) {
 		ctb_err("cannot check the state's health: out of memory");
 		ctb_health_free(&health);
 		ctb_attachment_free(&att);

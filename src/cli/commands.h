@@ -21,6 +21,7 @@ int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv);
 int ctb_cmd_doctor(const struct ctb_context *ctx, int argc, char **argv);
 int ctb_cmd_watch(const struct ctb_context *ctx, int argc, char **argv);
 int ctb_cmd_daemon(const struct ctb_context *ctx, int argc, char **argv);
+int ctb_cmd_metrics(const struct ctb_context *ctx, int argc, char **argv);
 
 /*
  * Shared by the commands: checks privileges and joins the target namespace.

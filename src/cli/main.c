@@ -26,7 +26,8 @@ static const char usage[] =
 	"  status     show what is bypassed and the counters (--json)\n"
 	"  doctor     diagnose the conntrack table and propose what to bypass (--json)\n"
 	"  watch      conntrack telemetry: inserts, drops, evictions per interval\n"
-	"  daemon     keep the bypass in place as a service (config file, repairs)\n"
+	"  daemon     keep the bypass in place as a service (config file, repairs, /metrics)\n"
+	"  metrics    print the Prometheus metrics once (--output FILE for node_exporter)\n"
 	"\n"
 	"Options:\n"
 	"  -n, --netns NETNS  run in network namespace NETNS (as in 'ip -n')\n"
@@ -47,6 +48,7 @@ static const struct {
 	{ "ports", ctb_cmd_ports },	  { "upstream", ctb_cmd_upstream },
 	{ "status", ctb_cmd_status },	  { "watch", ctb_cmd_watch },
 	{ "doctor", ctb_cmd_doctor },	  { "daemon", ctb_cmd_daemon },
+	{ "metrics", ctb_cmd_metrics },
 };
 
 /* libbpf's own chatter only with -v: failures are reported in one line by us. */

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "daemon_claim.h"
 #include "daemon_events.h"
+#include "daemon_metrics.h"
 #include "health.h"
 #include "log.h"
 #include "preflight.h"
@@ -42,6 +43,7 @@ struct daemon {
 	/* The namespace's claim (daemon_claim.h), held while there is something to
 	 * bypass: a daemon that only watches leaves the CLI free. -1: not held. */
 	int claim;
+	struct ctb_daemon_metrics metrics;
 };
 
 /* journald reads the priority from a "<N>" prefix on stderr. */
@@ -116,6 +118,9 @@ static bool preflight_allows(struct daemon *d)
 			dlog(LOG_WARNING, "preflight refuses [%s]: %s", f->id, f->message);
 	}
 	ok = !used;
+	d->metrics.state.preflight_blocking = 0;
+	for (const char *p = ids; *p; p++)
+		d->metrics.state.preflight_blocking += p == ids || *p == ',';
 	if (ok && d->blocking_now[0])
 		dlog(LOG_NOTICE, "preflight: no blocking finding any more");
 	snprintf(d->blocking_now, sizeof(d->blocking_now), "%s", ids);
@@ -168,6 +173,23 @@ static void back_off(struct daemon *d)
 	if (d->backoff_ms > limit)
 		d->backoff_ms = limit;
 	d->retry_at = now_ms() + d->backoff_ms;
+}
+
+/* An apply that succeeded, by what it repaired: the ctbypass_repairs_total metric. */
+static void count_repairs(struct daemon *d, const struct ctb_attachment *att, bool differs,
+			  const struct ctb_health *health)
+{
+	uint64_t *repairs = d->metrics.state.repairs;
+
+	if (!ctb_attachment_exists(att)) {
+		repairs[CTB_REPAIR_NOT_ATTACHED]++;
+		return;
+	}
+	for (size_t i = 0; i < health->count; i++)
+		if (!health->advisory[i])
+			repairs[health->kinds[i]]++;
+	if (differs)
+		repairs[CTB_REPAIR_CONFIGURATION]++;
 }
 
 /*
@@ -233,6 +255,9 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 	fflush(stdout);
 	ok = !ret;
 	d->applied = ok;
+	/* At start an apply that only adopts what is there repairs nothing. */
+	if (ok && (differs || repairable || !ctb_attachment_exists(&att)))
+		count_repairs(d, &att, differs, &health);
 	if (!ok) {
 		back_off(d);
 		dlog(LOG_ERR, "%s: the repair failed; next try in %lld ms at the latest", why,
@@ -333,7 +358,17 @@ static void disown(struct daemon *d)
  * SIGHUP: the new settings replace the old only once read whole and let
  * through. True when they did (the loop's timers then follow them).
  */
+static bool reload_settings(struct daemon *d);
+
 static bool reload(struct daemon *d)
+{
+	bool ok = reload_settings(d);
+
+	d->metrics.state.reload_ok = ok;
+	return ok;
+}
+
+static bool reload_settings(struct daemon *d)
 {
 	struct ctb_daemon_settings next;
 	char err[CTB_ERR_LEN];
@@ -365,6 +400,9 @@ static bool reload(struct daemon *d)
 		sd_notify(0, "READY=1\nSTATUS=running (the last reload was refused)");
 		return false;
 	}
+	if (strcmp(old.metrics_address, next.metrics_address) || old.telemetry != next.telemetry)
+		dlog(LOG_WARNING, "metrics-address and telemetry changes take effect at the next "
+				  "start; the running ones stay");
 	ctb_daemon_settings_free(&old);
 	d->gate_passed = true;
 	dlog(LOG_NOTICE, "configuration reloaded");
@@ -411,6 +449,7 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 	long long verify_at = now_ms() + (long long)(d->want.verify_interval * 1000);
 	long long preflight_at = now_ms() + PREFLIGHT_EVERY_MS, settle_at = -1;
 	long long preflight_last = now_ms();
+	long long metrics_at = now_ms() + (long long)(d->want.metrics_interval * 1000);
 	unsigned int pending = 0;
 
 	for (;;) {
@@ -424,6 +463,8 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			wake = settle_at;
 		if (preflight_at < wake)
 			wake = preflight_at;
+		if (d->metrics.server && metrics_at < wake)
+			wake = metrics_at;
 		if (poll(pfd, 3, wake > now ? (int)(wake - now) : 0) < 0 && errno != EINTR) {
 			dlog(LOG_ERR, "cannot wait for changes: %s", strerror(errno));
 			return CTB_EXIT_RUNTIME;
@@ -489,6 +530,10 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 				check_after_apply(d);
 			verify_at = now_ms() + (long long)(d->want.verify_interval * 1000);
 		}
+		if (d->metrics.server && now_ms() >= metrics_at) {
+			ctb_daemon_metrics_refresh(&d->metrics);
+			metrics_at = now_ms() + (long long)(d->want.metrics_interval * 1000);
+		}
 	}
 }
 
@@ -518,6 +563,19 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 		ctb_daemon_settings_free(&d.want);
 		return CTB_EXIT_RUNTIME;
 	}
+	/* After the signals are blocked: the server's thread inherits the mask. */
+	ret = ctb_daemon_metrics_start(&d.metrics, &d.want, err, sizeof(err));
+	if (ret) {
+		ctb_err("%s", err);
+		ctb_events_close(&ev);
+		close(sigfd);
+		disown(&d);
+		ctb_daemon_settings_free(&d.want);
+		return CTB_EXIT_RUNTIME;
+	}
+	if (d.metrics.server)
+		dlog(LOG_INFO, "serving metrics on http://%s/metrics (telemetry: %s)",
+		     d.want.metrics_address, d.metrics.backend);
 	/* Subscribed first: a change during the first apply is not missed. */
 	d.gate_passed = preflight_allows(&d);
 	if (!d.gate_passed)
@@ -528,9 +586,12 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 				  "namespace stays the CLI's)");
 	if (!reconcile(&d, "start", WAKE_START))
 		check_after_apply(&d);
+	/* A scrape from the start finds a sample. */
+	ctb_daemon_metrics_refresh(&d.metrics);
 	sd_notify(0, "READY=1\nSTATUS=running");
 	dlog(LOG_INFO, "running (pid %ld)", (long)getpid());
 	ret = loop(&d, &ev, sigfd);
+	ctb_daemon_metrics_stop(&d.metrics);
 	ctb_events_close(&ev);
 	close(sigfd);
 	disown(&d);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "daemon_config.h"
+#include "metrics_http.h"
 
 #define ERR_LEN 256
 
@@ -13,7 +14,17 @@ void ctb_daemon_settings_init(struct ctb_daemon_settings *s)
 	memset(s, 0, sizeof(*s));
 	ctb_config_init(&s->cfg);
 	s->verify_interval = CTB_DAEMON_VERIFY_DEFAULT;
+	s->metrics_interval = CTB_DAEMON_METRICS_INTERVAL_DEFAULT;
+	snprintf(s->metrics_address, sizeof(s->metrics_address), "%s",
+		 CTB_METRICS_ADDRESS_DEFAULT);
 }
+
+const char *const ctb_daemon_telemetry_names[4] = {
+	[CTB_TELEMETRY_AUTO] = "auto",
+	[CTB_TELEMETRY_FENTRY] = "fentry",
+	[CTB_TELEMETRY_KPROBE] = "kprobe",
+	[CTB_TELEMETRY_STATS] = "stats",
+};
 
 void ctb_daemon_settings_free(struct ctb_daemon_settings *s)
 {
@@ -34,7 +45,8 @@ static int parse_bool(const char *key, const char *value, bool *out, char *err, 
 	return -EINVAL;
 }
 
-static int parse_interval(const char *value, double *out, char *err, size_t errlen)
+static int parse_interval(const char *key, const char *value, double *out, char *err,
+			  size_t errlen)
 {
 	char *end;
 	double v;
@@ -42,7 +54,7 @@ static int parse_interval(const char *value, double *out, char *err, size_t errl
 	errno = 0;
 	v = strtod(value, &end);
 	if (errno || end == value || *end || !(v >= 0.1 && v <= 3600)) {
-		snprintf(err, errlen, "verify-interval: seconds from 0.1 to 3600, not '%s'", value);
+		snprintf(err, errlen, "%s: seconds from 0.1 to 3600, not '%s'", key, value);
 		return -EINVAL;
 	}
 	*out = v;
@@ -136,7 +148,36 @@ int ctb_daemon_set(struct ctb_daemon_settings *s, const char *key, const char *v
 	if (!strcmp(key, "detach-on-stop"))
 		return parse_bool(key, value, &s->detach_on_stop, err, errlen);
 	if (!strcmp(key, "verify-interval"))
-		return parse_interval(value, &s->verify_interval, err, errlen);
+		return parse_interval(key, value, &s->verify_interval, err, errlen);
+	if (!strcmp(key, "metrics-interval"))
+		return parse_interval(key, value, &s->metrics_interval, err, errlen);
+	if (!strcmp(key, "metrics-address")) {
+		struct sockaddr_storage addr;
+		socklen_t len;
+		char why[ERR_LEN];
+
+		if (!strcmp(value, "off")) {
+			s->metrics_address[0] = '\0';
+			return 0;
+		}
+		if (strlen(value) >= sizeof(s->metrics_address) ||
+		    ctb_metrics_address_parse(value, &addr, &len, why, sizeof(why))) {
+			snprintf(err, errlen, "metrics-address: '%s': %s, or off", value,
+				 strlen(value) >= sizeof(s->metrics_address) ? "too long" : why);
+			return -EINVAL;
+		}
+		snprintf(s->metrics_address, sizeof(s->metrics_address), "%s", value);
+		return 0;
+	}
+	if (!strcmp(key, "telemetry")) {
+		for (int i = 0; i < 4; i++)
+			if (!strcmp(value, ctb_daemon_telemetry_names[i])) {
+				s->telemetry = (enum ctb_daemon_telemetry)i;
+				return 0;
+			}
+		snprintf(err, errlen, "telemetry: auto, fentry, kprobe or stats, not '%s'", value);
+		return -EINVAL;
+	}
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -EINVAL;
 }
@@ -230,4 +271,7 @@ void ctb_daemon_settings_print(FILE *f, const struct ctb_daemon_settings *s)
 		s->accept, s->force ? "yes" : "no");
 	fprintf(f, "no-flush = %s\ndetach-on-stop = %s\nverify-interval = %g\n",
 		s->no_flush ? "yes" : "no", s->detach_on_stop ? "yes" : "no", s->verify_interval);
+	fprintf(f, "metrics-address = %s\nmetrics-interval = %g\ntelemetry = %s\n",
+		s->metrics_address[0] ? s->metrics_address : "off", s->metrics_interval,
+		ctb_daemon_telemetry_names[s->telemetry]);
 }

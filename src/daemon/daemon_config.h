@@ -15,6 +15,15 @@
 
 #define CTB_DAEMON_CONFIG_DEFAULT "/etc/ctbypass/ctbypass.conf"
 #define CTB_DAEMON_VERIFY_DEFAULT 10.0 /* seconds between periodic checks */
+#define CTB_DAEMON_METRICS_INTERVAL_DEFAULT 5.0 /* seconds between metrics samples */
+
+/* What counts conntrack's inserts for the metrics. */
+enum ctb_daemon_telemetry {
+	CTB_TELEMETRY_AUTO, /* fentry, else kprobe, else the kernel's statistics only */
+	CTB_TELEMETRY_FENTRY,
+	CTB_TELEMETRY_KPROBE,
+	CTB_TELEMETRY_STATS, /* no probes: no inserts metric */
+};
 
 struct ctb_daemon_settings {
 	struct ctb_config cfg; /* ports, upstreams, protocols, mark, iface list */
@@ -23,7 +32,12 @@ struct ctb_daemon_settings {
 	bool no_flush;
 	bool detach_on_stop; /* SIGTERM removes the bypass (default: it stays) */
 	double verify_interval; /* seconds; the safety net for changes with no event */
+	char metrics_address[64]; /* "ADDR:PORT"; empty: no /metrics ("off") */
+	double metrics_interval; /* seconds between samples */
+	enum ctb_daemon_telemetry telemetry;
 };
+
+extern const char *const ctb_daemon_telemetry_names[4];
 
 void ctb_daemon_settings_init(struct ctb_daemon_settings *s);
 void ctb_daemon_settings_free(struct ctb_daemon_settings *s);

@@ -89,4 +89,12 @@ void ctb_findings_print(FILE *out, const struct ctb_findings *f);
 /* Sets each finding's id from what it is about (the analysis does it). */
 void ctb_findings_name(struct ctb_findings *f);
 
+struct ctb_health;
+/*
+ * The preflight again for what is attached (CFG, as the table recorded it):
+ * a blocking finding neither accepted nor forced is a health problem now (the
+ * firewall, or what is bypassed, changed since). `status` and `metrics` run it.
+ */
+int ctb_preflight_health(const struct ctb_config *cfg, struct ctb_health *health);
+
 #endif

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "attachment.h"
+#include "ct_stats.h"
+#include "log.h"
+#include "metrics.h"
+#include "preflight.h"
+#include "watch.h"
+
+static const char *const repair_reason_names[] = {
+	[CTB_REPAIR_NOT_ATTACHED - CTB_PROBLEM_KINDS] = "not_attached",
+	[CTB_REPAIR_CONFIGURATION - CTB_PROBLEM_KINDS] = "configuration",
+};
+
+const char *ctb_repair_reason_name(enum ctb_repair_reason reason)
+{
+	if ((int)reason < CTB_PROBLEM_KINDS)
+		return ctb_problem_kind_names[reason];
+	return repair_reason_names[reason - CTB_PROBLEM_KINDS];
+}
+
+static void collect_kernel(struct ctb_metrics_sample *s)
+{
+	uint64_t sums[CTB_CTSTATS];
+	unsigned int cpus;
+	bool chain;
+
+	s->have_table = !ctb_watch_table_size(&s->entries, &s->limit) && s->entries >= 0 &&
+			s->limit >= 0;
+	if (!ctb_ctstats_sum(sums, &cpus, &chain)) {
+		s->have_ctstats = true;
+		s->drops = sums[CTB_CTSTAT_DROP];
+		s->early_drops = sums[CTB_CTSTAT_EARLY_DROP];
+		s->insert_failed = sums[CTB_CTSTAT_INSERT_FAILED];
+	}
+}
+
+/* What is attached, its counters, and its health as `status` judges it. */
+static void collect_attachment(struct ctb_metrics_sample *s, bool with_preflight)
+{
+	struct ctb_attachment att;
+	struct ctb_health health;
+	char err[CTB_ERR_LEN];
+
+	if (ctb_attachment_find(&att, err, sizeof(err))) {
+		ctb_debug("metrics: cannot read the attachment: %s", err);
+		ctb_attachment_free(&att);
+		return;
+	}
+	s->attached = ctb_attachment_exists(&att);
+	if (att.have_maps)
+		ctb_maps_read_counters(&att.maps, &att.nft.cfg, &s->lines, &s->line_count);
+	if (att.nft.present) {
+		s->have_nft = true;
+		s->arrivals = att.nft.arrivals;
+		s->departures = att.nft.departures;
+		s->loopback = att.nft.loopback;
+		s->have_backstop = att.nft.has_backstop;
+		s->backstop = att.nft.backstop;
+	}
+	if (!ctb_health_check(&att, &health) &&
+	    !(with_preflight && att.nft.present && ctb_preflight_health(&att.nft.cfg, &health))) {
+		s->have_health = true;
+		for (size_t i = 0; i < health.count; i++)
+			s->problems[health.kinds[i]]++;
+		s->uncovered = health.uncovered;
+	}
+	ctb_health_free(&health);
+	ctb_attachment_free(&att);
+}
+
+void ctb_metrics_collect(struct ctb_metrics_sample *s, bool with_preflight)
+{
+	struct timespec ts;
+
+	memset(s, 0, sizeof(*s));
+	s->backend = "stats";
+	collect_kernel(s);
+	collect_attachment(s, with_preflight);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->taken_at = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void ctb_metrics_sample_free(struct ctb_metrics_sample *s)
+{
+	free(s->lines);
+	s->lines = NULL;
+	s->line_count = 0;
+}
