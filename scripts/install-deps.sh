@@ -5,18 +5,21 @@
 # Usage: scripts/install-deps.sh [build|test|demo|vm|bench]...   (default: build)
 set -euo pipefail
 
-# libinih-dev: the daemon's configuration file; libsystemd-dev: its sd_notify.
+# libinih-dev: the daemon's configuration file; libsystemd-dev: its sd_notify;
+# libmicrohttpd-dev: its /metrics endpoint.
 build=(clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
        libnftables-dev libmnl-dev libnetfilter-conntrack-dev libjansson-dev
-       linux-libc-dev libinih-dev libsystemd-dev)
+       linux-libc-dev libinih-dev libsystemd-dev libmicrohttpd-dev)
 runtime=(iproute2 nftables conntrack)
 # libclang-rt-dev: ASan, UBSan and libFuzzer for clang (only recommended by clang, so
 # --no-install-recommends leaves them out); `make unit-asan` and `make fuzz` link them.
 # firewalld and ufw: the real firewall managers tests/netns/test_preflight_real.sh runs inside a
 # namespace (firewalld on its own dbus-daemon; unshare is util-linux's). Installed, never enabled.
 # systemd: systemd-analyze checks the daemon's unit (never run as PID 1 here).
+# prometheus (and its promtool) and prometheus-node-exporter: the metrics tests scrape the
+# daemon with the real ones, started by the test in a namespace, never as services.
 test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-dev kmod procps
-      firewalld ufw dbus util-linux systemd libcap2-bin)
+      firewalld ufw dbus util-linux systemd libcap2-bin prometheus prometheus-node-exporter)
 # procps: the demo sets sysctls in its namespaces (a minbase has no sysctl).
 demo=(nginx-light curl wrk procps)
 vm=(qemu-system-x86 busybox-static cpio kmod)
@@ -58,8 +61,9 @@ fi
 trap '[ $created_policy -eq 1 ] && rm -f "$policy"' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Their packages enable them at boot (the policy only stops the start now); a firewall manager
-# this script installed must never come up on the host's own network.
-for pkg in firewalld ufw; do
+# this script installed must never come up on the host's own network, nor a Prometheus
+# or node_exporter listen there.
+for pkg in firewalld ufw prometheus prometheus-node-exporter; do
 	[[ " ${missing[*]} " == *" $pkg "* ]] || continue
 	DPKG_MAINTSCRIPT_PACKAGE=$pkg deb-systemd-helper disable "$pkg.service" >/dev/null 2>&1 || true
 	[ ! -e "/etc/init.d/$pkg" ] || update-rc.d "$pkg" disable >/dev/null 2>&1 || true
