@@ -32,8 +32,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -MMD -MP \
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS += -DCTB_VERSION='"$(VERSION)"'
-# Rewritten only when the version changes, so that main.o (which prints it) is
-# rebuilt then: a binary must not report the commit it was first built from.
+# Rewritten only when the version changes, so that main.o and metrics_format.o (which
+# print it) are rebuilt then: a binary must not report the commit it was first built from.
 VERSION_STAMP := $(OUTPUT)/version.stamp
 $(shell mkdir -p $(OUTPUT) && { echo '$(VERSION)' | cmp -s - $(VERSION_STAMP) || \
 	echo '$(VERSION)' >$(VERSION_STAMP); })
@@ -74,7 +74,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o | $(OUTPUT)
 # Every userspace object may include a skeleton.
 $(OBJS): | $(SKELETONS)
 
-$(OUTPUT)/src/cli/main.o: $(VERSION_STAMP)
+$(OUTPUT)/src/cli/main.o $(OUTPUT)/src/metrics/metrics_format.o: $(VERSION_STAMP)
 $(OUTPUT)/src/%.o: src/%.c | $(OUTPUT)/src
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -57,17 +57,16 @@ int ctb_daemon_metrics_start(struct ctb_daemon_metrics *m, const struct ctb_daem
 
 	memset(m, 0, sizeof(*m));
 	m->state.reload_ok = true;
-	ret = open_probes(m, s->telemetry, err, errlen);
+	m->backend = "stats";
+	if (!s->metrics_address[0])
+		return 0; /* nothing would read what the probes count */
+	/* The address first: a port in use fails before the probes say anything. */
+	ret = ctb_metrics_server_start(s->metrics_address, &m->server, err, errlen);
+	if (!ret)
+		ret = open_probes(m, s->telemetry, err, errlen);
 	if (ret)
-		return ret;
-	if (s->metrics_address[0]) {
-		ret = ctb_metrics_server_start(s->metrics_address, &m->server, err, errlen);
-		if (ret) {
-			ctb_daemon_metrics_stop(m);
-			return ret;
-		}
-	}
-	return 0;
+		ctb_daemon_metrics_stop(m);
+	return ret;
 }
 
 void ctb_daemon_metrics_refresh(struct ctb_daemon_metrics *m)

@@ -69,6 +69,7 @@ echo "guest-suite: start on kernel $(uname -r), $(nproc) CPUs"
 declare -A host_only=(
 	[test_preflight_real]="needs firewalld and ufw"
 	[test_daemon_unit]="needs systemd-analyze (systemd)"
+	[test_metrics]="needs Prometheus, promtool and node_exporter (110 MB of Go binaries)"
 )
 run_part lab_smoke build/tools/lab_smoke
 for t in tests/netns/test_*.sh; do
