@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdbool.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,23 +183,79 @@ int ctb_daemon_set(struct ctb_daemon_settings *s, const char *key, const char *v
 	return -EINVAL;
 }
 
+/* The keys whose values add up when the file says them again. */
+static const char *const list_keys[] = { "ports", "upstream", "iface", "accept" };
+#define LIST_KEYS (sizeof(list_keys) / sizeof(list_keys[0]))
+
 struct reading {
 	struct ctb_daemon_settings *s;
 	FILE *f;
 	int lines; /* read so far: the line inih is on */
 	int err_line;
 	char err[ERR_LEN]; /* our first error, at ERR_LEN */
+	int too_long; /* the line inih's buffer could not hold, or 0 */
+	bool seen[LIST_KEYS];
 };
 
-/* fgets for inih, counting lines so a key's error names its own. */
+/*
+ * fgets for inih, counting lines so a key's error names its own. inih's
+ * buffer holds a line of INI_MAX_LINE (200 with Debian's build) and would
+ * read the rest as a line of its own: a longer line ends the reading here.
+ */
 static char *read_line(char *buf, int size, void *stream)
 {
 	struct reading *r = stream;
 	char *line = fgets(buf, size, r->f);
+	size_t n;
 
-	if (line)
-		r->lines++;
+	if (!line)
+		return NULL;
+	r->lines++;
+	n = strlen(line);
+	if (n == (size_t)size - 1 && line[n - 1] != '\n' && !feof(r->f)) {
+		r->too_long = r->lines;
+		return NULL;
+	}
 	return line;
+}
+
+/* A list key said again in the file: VALUE adds to what the earlier lines said. */
+static int append_list(struct ctb_daemon_settings *s, const char *key, const char *value,
+		       char *err, size_t errlen)
+{
+	struct ctb_config *cfg = &s->cfg;
+
+	if (!strcmp(key, "ports")) {
+		struct ctb_portset more = { 0 };
+		int ret = ctb_portset_parse(&more, value, err, errlen);
+
+		if (!ret)
+			ctb_portset_union(&cfg->ports, &more);
+		return ret;
+	}
+	if (!strcmp(key, "upstream")) {
+		struct ctb_upstream_list more = { 0 };
+		int ret = ctb_upstream_list_parse(&more, value, err, errlen);
+
+		for (size_t i = 0; !ret && i < more.count; i++)
+			if (!ctb_upstream_list_has(&cfg->upstreams, &more.items[i]))
+				ret = ctb_upstream_list_add(&cfg->upstreams, &more.items[i]);
+		ctb_upstream_list_free(&more);
+		return ret;
+	}
+	/* iface, accept: the text joined, then checked whole as the key's value */
+	const char *have = !strcmp(key, "iface") ? (cfg->iface_list ? cfg->iface_list : "")
+						   : s->accept;
+	size_t len = strlen(have) + strlen(value) + 2;
+	char *joined = malloc(len);
+	int ret;
+
+	if (!joined)
+		return -ENOMEM;
+	snprintf(joined, len, "%s%s%s", have, *have && *value ? "," : "", value);
+	ret = ctb_daemon_set(s, key, joined, err, errlen);
+	free(joined);
+	return ret;
 }
 
 /* inih calls this per key; a zero return makes ini_parse report the line. */
@@ -207,10 +264,21 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	struct reading *r = user;
 	char why[ERR_LEN];
 
-	if (section[0])
+	size_t list = LIST_KEYS;
+
+	for (size_t i = 0; i < LIST_KEYS; i++)
+		if (!strcmp(key, list_keys[i]))
+			list = i;
+	if (section[0]) {
 		snprintf(why, sizeof(why), "unexpected section [%s]: keys go at the top", section);
-	else if (!ctb_daemon_set(r->s, key, value, why, sizeof(why)))
+	} else if (list < LIST_KEYS && r->seen[list]) {
+		if (!append_list(r->s, key, value, why, sizeof(why)))
+			return 1;
+	} else if (!ctb_daemon_set(r->s, key, value, why, sizeof(why))) {
+		if (list < LIST_KEYS)
+			r->seen[list] = true;
 		return 1;
+	}
 	if (!r->err[0]) {
 		snprintf(r->err, sizeof(r->err), "%s", why);
 		r->err_line = r->lines;
@@ -242,6 +310,12 @@ int ctb_daemon_config_parse(struct ctb_daemon_settings *s, FILE *f, const char *
 	struct reading r = { .s = s, .f = f };
 	int ret = ini_parse_stream(read_line, &r, on_key, &r);
 
+	if (r.too_long && (ret == 0 || ret > r.too_long)) {
+		snprintf(err, errlen, "%s:%d: longer than %d characters: continue a long list on the "
+				      "next line, indented, or give its key again (the values add up)",
+			 path, r.too_long, INI_MAX_LINE - 2);
+		return -EINVAL;
+	}
 	if (ret == 0)
 		return 0;
 	if (ret < 0) {
@@ -255,20 +329,63 @@ int ctb_daemon_config_parse(struct ctb_daemon_settings *s, FILE *f, const char *
 	return -EINVAL;
 }
 
+/* Lines this long at most, so the file it prints can be read back (INI_MAX_LINE). */
+#define PRINT_LINE 150
+
+/* Prints ITEM of a list of KEY: a new, indented line when the current one would be too long. */
+static void print_item(FILE *f, size_t *col, const char *item, bool first)
+{
+	size_t n = strlen(item);
+
+	if (!first && *col + n + 1 > PRINT_LINE) {
+		fputs("\n    ", f);
+		*col = 4;
+	} else if (!first) {
+		fputc(',', f);
+		(*col)++;
+	}
+	fputs(item, f);
+	*col += n;
+}
+
+static void print_list(FILE *f, const char *key, const char *comma_list)
+{
+	size_t col = (size_t)fprintf(f, "%s = ", key);
+	bool first = true;
+
+	for (const char *p = comma_list; *p;) {
+		size_t n = strcspn(p, ",");
+		char item[CTB_UPSTREAM_STRLEN + 16];
+
+		snprintf(item, sizeof(item), "%.*s", (int)n, p);
+		print_item(f, &col, item, first);
+		first = false;
+		p += n + (p[n] == ',');
+	}
+	fputc('\n', f);
+}
+
 void ctb_daemon_settings_print(FILE *f, const struct ctb_daemon_settings *s)
 {
 	const struct ctb_config *cfg = &s->cfg;
-	char ports[4096], up[CTB_UPSTREAM_STRLEN];
+	size_t col, cap = 65536 * 7; /* "65535," for every second port, at most */
+	char *ports = malloc(cap), up[CTB_UPSTREAM_STRLEN];
 
-	ctb_portset_format(&cfg->ports, ports, sizeof(ports));
-	fprintf(f, "ports = %s\nupstream = ", ports);
+	if (ports) {
+		ctb_portset_format(&cfg->ports, ports, cap);
+		print_list(f, "ports", ports);
+		free(ports);
+	}
+	col = (size_t)fprintf(f, "upstream = ");
 	for (size_t i = 0; i < cfg->upstreams.count; i++) {
 		ctb_upstream_format(&cfg->upstreams.items[i], up);
-		fprintf(f, "%s%s", i ? "," : "", up);
+		print_item(f, &col, up, !i);
 	}
-	fprintf(f, "\niface = %s\nproto = %s\nmark = 0x%x\naccept = %s\nforce = %s\n",
-		cfg->iface_list ? cfg->iface_list : "", ctb_protocols_name(cfg->protocols), cfg->mark,
-		s->accept, s->force ? "yes" : "no");
+	fputc('\n', f);
+	print_list(f, "iface", cfg->iface_list ? cfg->iface_list : "");
+	fprintf(f, "proto = %s\nmark = 0x%x\n", ctb_protocols_name(cfg->protocols), cfg->mark);
+	print_list(f, "accept", s->accept);
+	fprintf(f, "force = %s\n", s->force ? "yes" : "no");
 	fprintf(f, "no-flush = %s\ndetach-on-stop = %s\nverify-interval = %g\n",
 		s->no_flush ? "yes" : "no", s->detach_on_stop ? "yes" : "no", s->verify_interval);
 	fprintf(f, "metrics-address = %s\nmetrics-interval = %g\ntelemetry = %s\n",

@@ -40,8 +40,14 @@ static void every_key(void **state)
 				   "force = yes\n"
 				   "no-flush = true\n"
 				   "detach-on-stop = 1\n"
-				   "verify-interval = 2.5\n"),
+				   "verify-interval = 2.5\n"
+				   "metrics-address = [::1]:9999\n"
+				   "metrics-interval = 1.5\n"
+				   "telemetry = kprobe\n"),
 			 0);
+	assert_string_equal(s.metrics_address, "[::1]:9999");
+	assert_true(s.metrics_interval == 1.5);
+	assert_int_equal(s.telemetry, CTB_TELEMETRY_KPROBE);
 	assert_true(ctb_portset_has(&s.cfg.ports, 8001));
 	assert_int_equal(ctb_portset_count(&s.cfg.ports), 4);
 	assert_int_equal(s.cfg.upstreams.count, 1);
@@ -118,6 +124,89 @@ static void errors_name_file_and_line(void **state)
 	ctb_daemon_settings_free(&s);
 }
 
+/* A list over several lines: the key again, or an indented continuation; the values add up. */
+static void lists_continue_over_lines(void **state)
+{
+	struct ctb_daemon_settings s;
+
+	(void)state;
+	assert_int_equal(parse(&s, "ports = 80\n"
+				   "ports = 443,8000-8002\n"
+				   "    9000\n"
+				   "upstream = 198.18.0.7:3128\n"
+				   "upstream = 198.18.0.8:3128\n"
+				   "iface = eth0\n"
+				   "iface = eth1\n"
+				   "accept = state-3f9a2c\n"
+				   "accept = nat-000001\n"),
+			 0);
+	assert_true(ctb_portset_has(&s.cfg.ports, 80));
+	assert_true(ctb_portset_has(&s.cfg.ports, 443));
+	assert_true(ctb_portset_has(&s.cfg.ports, 8001));
+	assert_true(ctb_portset_has(&s.cfg.ports, 9000));
+	assert_int_equal(s.cfg.upstreams.count, 2);
+	assert_string_equal(s.cfg.iface_list, "eth0,eth1");
+	assert_string_equal(s.accept, "state-3f9a2c,nat-000001");
+	ctb_daemon_settings_free(&s);
+}
+
+/* inih reads 200 bytes a line: a longer one is an error naming it, never read in two. */
+static void a_long_line_is_an_error(void **state)
+{
+	struct ctb_daemon_settings s;
+	char text[600];
+
+	(void)state;
+	snprintf(text, sizeof(text), "ports = 80\nupstream = ");
+	for (int i = 1; i <= 20; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s198.19.0.%d:3128",
+			 i > 1 ? "," : "", i);
+	strcat(text, "\n");
+	assert_int_equal(parse(&s, text), -EINVAL);
+	assert_non_null(strstr(err, "t.conf:2: longer than 198 characters"));
+	ctb_daemon_settings_free(&s);
+}
+
+/* What --check-config prints reads back the same, long lists included (wrapped). */
+static void printed_settings_read_back(void **state)
+{
+	struct ctb_daemon_settings s, back;
+	char *out = NULL, *again = NULL;
+	size_t len = 0, len2 = 0;
+	FILE *f;
+
+	(void)state;
+	ctb_daemon_settings_init(&s);
+	for (int i = 1; i <= 300; i++) {
+		struct ctb_upstream up;
+		char text[64];
+
+		snprintf(text, sizeof(text), "198.19.%d.%d:3128", i / 200, i % 200 + 1);
+		assert_int_equal(ctb_upstream_parse(text, &up, err, sizeof(err)), 0);
+		assert_int_equal(ctb_upstream_list_add(&s.cfg.upstreams, &up), 0);
+	}
+	for (int p = 1; p < 65536; p += 2)
+		ctb_portset_add(&s.cfg.ports, (uint16_t)p);
+	f = open_memstream(&out, &len);
+	ctb_daemon_settings_print(f, &s);
+	fclose(f);
+	for (char *line = out; *line;) {
+		size_t n = strcspn(line, "\n");
+
+		assert_true(n <= 150);
+		line += n + (line[n] == '\n');
+	}
+	assert_int_equal(parse(&back, out), 0);
+	f = open_memstream(&again, &len2);
+	ctb_daemon_settings_print(f, &back);
+	fclose(f);
+	assert_string_equal(out, again);
+	free(out);
+	free(again);
+	ctb_daemon_settings_free(&s);
+	ctb_daemon_settings_free(&back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +214,9 @@ int main(void)
 		cmocka_unit_test(an_empty_file_is_valid),
 		cmocka_unit_test(flags_override_keys),
 		cmocka_unit_test(errors_name_file_and_line),
+		cmocka_unit_test(lists_continue_over_lines),
+		cmocka_unit_test(a_long_line_is_an_error),
+		cmocka_unit_test(printed_settings_read_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
