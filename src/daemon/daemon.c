@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -239,6 +240,7 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 		d->backoff_ms = 0;
 		ok = true;
 		ret = 0;
+		ctb_daemon_metrics_observe(&d->metrics, &att, &health);
 		goto out;
 	}
 	if (!ctb_attachment_exists(&att))
@@ -259,6 +261,8 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 	if (ok && (differs || repairable || !ctb_attachment_exists(&att)))
 		count_repairs(d, &att, differs, &health);
 	if (!ok) {
+		/* Rolled back: what was read before the apply is still what the kernel holds. */
+		ctb_daemon_metrics_observe(&d->metrics, &att, &health);
 		back_off(d);
 		dlog(LOG_ERR, "%s: the repair failed; next try in %lld ms at the latest", why,
 		     d->backoff_ms);
@@ -288,6 +292,7 @@ static void check_after_apply(struct daemon *d)
 		return;
 	}
 	if (!ctb_health_check(&att, &health)) {
+		ctb_daemon_metrics_observe(&d->metrics, &att, &health);
 		join_repairable(&health, problems, sizeof(problems));
 		if (problems[0]) {
 			if (strcmp(problems, d->still_wrong))
@@ -423,6 +428,16 @@ static bool reload_settings(struct daemon *d)
 	return true;
 }
 
+/*
+ * The daemon's own looks (each reconcile) keep the metrics' view of the
+ * attachment fresh; the metrics look themselves only when those stopped (a
+ * daemon that only watches), never in step with them.
+ */
+static long long look_max_age_ms(const struct daemon *d)
+{
+	return (long long)(d->want.verify_interval * 1500) + 1000;
+}
+
 static int open_signals(void)
 {
 	sigset_t set;
@@ -531,9 +546,11 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			verify_at = now_ms() + (long long)(d->want.verify_interval * 1000);
 		}
 		if (d->metrics.server && now_ms() >= metrics_at) {
-			ctb_daemon_metrics_refresh(&d->metrics);
+			ctb_daemon_metrics_refresh(&d->metrics, look_max_age_ms(d));
 			metrics_at = now_ms() + (long long)(d->want.metrics_interval * 1000);
 		}
+		/* A look reads whole rulesets and sets; give the peak back before sleeping. */
+		malloc_trim(0);
 	}
 }
 
@@ -587,7 +604,7 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	if (!reconcile(&d, "start", WAKE_START))
 		check_after_apply(&d);
 	/* A scrape from the start finds a sample. */
-	ctb_daemon_metrics_refresh(&d.metrics);
+	ctb_daemon_metrics_refresh(&d.metrics, look_max_age_ms(&d));
 	sd_notify(0, "READY=1\nSTATUS=running");
 	dlog(LOG_INFO, "running (pid %ld)", (long)getpid());
 	ret = loop(&d, &ev, sigfd);

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "daemon_metrics.h"
+#include "health.h"
 #include "log.h"
 
 /* The probes asked for: -errno with WHY when none loads (auto falls back to none, 0). */
@@ -69,8 +71,60 @@ int ctb_daemon_metrics_start(struct ctb_daemon_metrics *m, const struct ctb_daem
 	return ret;
 }
 
-void ctb_daemon_metrics_refresh(struct ctb_daemon_metrics *m)
+static long long mono_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ctb_daemon_metrics_observe(struct ctb_daemon_metrics *m, const struct ctb_attachment *att,
+				const struct ctb_health *health)
+{
+	struct ctb_daemon_look *look = &m->look;
+	__u32 prog_id = att->prog_count ? att->progs[0].id : 0;
+
+	if (!m->server)
+		return;
+	memset(&look->part, 0, sizeof(look->part));
+	ctb_metrics_from_attachment(&look->part, att, health);
+	ctb_metrics_sample_free(&look->part); /* the counters are read at each sample */
+	ctb_config_free(&look->cfg);
+	ctb_config_init(&look->cfg);
+	if (ctb_config_copy(&look->cfg, &att->nft.cfg))
+		prog_id = 0; /* out of memory: no counters rather than wrong ones */
+	/* Kept open across looks: reopened only when another classifier runs. */
+	if (prog_id != look->prog_id || !look->have_maps) {
+		if (look->have_maps)
+			ctb_maps_close(&look->maps);
+		look->have_maps = prog_id && !ctb_maps_open_from_prog(prog_id, &look->maps);
+		look->prog_id = look->have_maps ? prog_id : 0;
+	}
+	look->at_ms = mono_ms();
+}
+
+/* A look of our own, as `status` makes it (without the lock: nothing is changed). */
+static void look_now(struct ctb_daemon_metrics *m)
+{
+	struct ctb_attachment att;
+	struct ctb_health health;
+	char err[CTB_ERR_LEN];
+
+	if (ctb_attachment_find(&att, err, sizeof(err))) {
+		ctb_debug("metrics: cannot read the attachment: %s", err);
+	} else {
+		bool ok = !ctb_health_check(&att, &health);
+
+		ctb_daemon_metrics_observe(m, &att, ok ? &health : NULL);
+		ctb_health_free(&health);
+	}
+	ctb_attachment_free(&att);
+}
+
+void ctb_daemon_metrics_refresh(struct ctb_daemon_metrics *m, long long look_max_age_ms)
+{
+	struct ctb_daemon_look *look = &m->look;
 	struct ctb_metrics_sample s;
 	char *text = NULL;
 	size_t len = 0;
@@ -78,6 +132,8 @@ void ctb_daemon_metrics_refresh(struct ctb_daemon_metrics *m)
 
 	if (!m->server)
 		return;
+	if (!look->at_ms || mono_ms() - look->at_ms >= look_max_age_ms)
+		look_now(m);
 	if (m->have_probes) {
 		uint64_t delta[CTB_W_METRICS] = { 0 };
 
@@ -86,7 +142,25 @@ void ctb_daemon_metrics_refresh(struct ctb_daemon_metrics *m)
 			m->lost_events += delta[CTB_W_LOST];
 		}
 	}
-	ctb_metrics_collect(&s, false);
+	ctb_metrics_collect_kernel(&s);
+	{
+		double taken_at = s.taken_at;
+		struct ctb_metrics_sample kernel = s;
+
+		s = look->part;
+		s.have_table = kernel.have_table;
+		s.entries = kernel.entries;
+		s.limit = kernel.limit;
+		s.have_ctstats = kernel.have_ctstats;
+		s.drops = kernel.drops;
+		s.early_drops = kernel.early_drops;
+		s.insert_failed = kernel.insert_failed;
+		s.taken_at = taken_at;
+	}
+	s.lines = NULL;
+	s.line_count = 0;
+	if (look->have_maps && s.attached)
+		ctb_maps_read_counters(&look->maps, &look->cfg, &s.lines, &s.line_count);
 	s.backend = m->backend;
 	s.have_inserts = m->have_probes && m->probes.avail[CTB_W_INSERTS];
 	s.inserts = m->inserts;
@@ -109,6 +183,10 @@ void ctb_daemon_metrics_refresh(struct ctb_daemon_metrics *m)
 
 void ctb_daemon_metrics_stop(struct ctb_daemon_metrics *m)
 {
+	if (m->look.have_maps)
+		ctb_maps_close(&m->look.maps);
+	m->look.have_maps = false;
+	ctb_config_free(&m->look.cfg);
 	ctb_metrics_server_stop(m->server);
 	m->server = NULL;
 	if (m->have_probes)

@@ -71,6 +71,13 @@ struct ctb_metrics_sample {
  * ctb_metrics_sample_free.
  */
 void ctb_metrics_collect(struct ctb_metrics_sample *s, bool with_preflight);
+
+/* Its parts: the table and the kernel's statistics (cheap: two netlink requests)... */
+void ctb_metrics_collect_kernel(struct ctb_metrics_sample *s);
+/* ...and what ATT holds, with HEALTH (NULL: unknown, left out). */
+struct ctb_attachment;
+void ctb_metrics_from_attachment(struct ctb_metrics_sample *s, const struct ctb_attachment *att,
+				 const struct ctb_health *health);
 void ctb_metrics_sample_free(struct ctb_metrics_sample *s);
 
 /* The Prometheus text exposition (format 0.0.4) of S. -errno when F fails. */

@@ -37,50 +37,59 @@ static void collect_kernel(struct ctb_metrics_sample *s)
 	}
 }
 
-/* What is attached, its counters, and its health as `status` judges it. */
-static void collect_attachment(struct ctb_metrics_sample *s, bool with_preflight)
+void ctb_metrics_from_attachment(struct ctb_metrics_sample *s, const struct ctb_attachment *att,
+				 const struct ctb_health *health)
 {
-	struct ctb_attachment att;
-	struct ctb_health health;
-	char err[CTB_ERR_LEN];
-
-	if (ctb_attachment_find(&att, err, sizeof(err))) {
-		ctb_debug("metrics: cannot read the attachment: %s", err);
-		ctb_attachment_free(&att);
-		return;
-	}
-	s->attached = ctb_attachment_exists(&att);
-	if (att.have_maps)
-		ctb_maps_read_counters(&att.maps, &att.nft.cfg, &s->lines, &s->line_count);
-	if (att.nft.present) {
+	s->attached = ctb_attachment_exists(att);
+	if (att->have_maps)
+		ctb_maps_read_counters(&att->maps, &att->nft.cfg, &s->lines, &s->line_count);
+	if (att->nft.present) {
 		s->have_nft = true;
-		s->arrivals = att.nft.arrivals;
-		s->departures = att.nft.departures;
-		s->loopback = att.nft.loopback;
-		s->have_backstop = att.nft.has_backstop;
-		s->backstop = att.nft.backstop;
+		s->arrivals = att->nft.arrivals;
+		s->departures = att->nft.departures;
+		s->loopback = att->nft.loopback;
+		s->have_backstop = att->nft.has_backstop;
+		s->backstop = att->nft.backstop;
 	}
-	if (!ctb_health_check(&att, &health) &&
-	    !(with_preflight && att.nft.present && ctb_preflight_health(&att.nft.cfg, &health))) {
+	if (health) {
 		s->have_health = true;
-		for (size_t i = 0; i < health.count; i++)
-			s->problems[health.kinds[i]]++;
-		s->uncovered = health.uncovered;
+		for (size_t i = 0; i < health->count; i++)
+			s->problems[health->kinds[i]]++;
+		s->uncovered = health->uncovered;
 	}
-	ctb_health_free(&health);
-	ctb_attachment_free(&att);
 }
 
-void ctb_metrics_collect(struct ctb_metrics_sample *s, bool with_preflight)
+void ctb_metrics_collect_kernel(struct ctb_metrics_sample *s)
 {
 	struct timespec ts;
 
 	memset(s, 0, sizeof(*s));
 	s->backend = "stats";
 	collect_kernel(s);
-	collect_attachment(s, with_preflight);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	s->taken_at = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void ctb_metrics_collect(struct ctb_metrics_sample *s, bool with_preflight)
+{
+	struct ctb_attachment att;
+	struct ctb_health health;
+	char err[CTB_ERR_LEN];
+	bool health_read;
+
+	ctb_metrics_collect_kernel(s);
+	if (ctb_attachment_find(&att, err, sizeof(err))) {
+		ctb_debug("metrics: cannot read the attachment: %s", err);
+		ctb_attachment_free(&att);
+		return;
+	}
+	/* Health as `status` judges it, the preflight included when asked. */
+	health_read = !ctb_health_check(&att, &health) &&
+		      !(with_preflight && att.nft.present &&
+			ctb_preflight_health(&att.nft.cfg, &health));
+	ctb_metrics_from_attachment(s, &att, health_read ? &health : NULL);
+	ctb_health_free(&health);
+	ctb_attachment_free(&att);
 }
 
 void ctb_metrics_sample_free(struct ctb_metrics_sample *s)

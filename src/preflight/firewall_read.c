@@ -124,20 +124,15 @@ static size_t managed_tables(const char *save, int family, char skip[][2 * FW_NA
 	return count;
 }
 
-static char *nft_list(bool json)
+/* One command's output, or NULL (its error in ERR when it failed). */
+static char *nft_output(struct nft_ctx *nft, bool json, const char *cmd, char *err, size_t errlen)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-	char *out = NULL;
-
-	if (!nft)
-		return NULL;
-	nft_ctx_buffer_output(nft);
-	nft_ctx_buffer_error(nft);
 	nft_ctx_output_set_flags(nft, json ? NFT_CTX_OUTPUT_JSON : NFT_CTX_OUTPUT_HANDLE);
-	if (!nft_run_cmd_from_buffer(nft, "list ruleset"))
-		out = strdup(nft_ctx_get_output_buffer(nft));
-	nft_ctx_free(nft);
-	return out;
+	if (nft_run_cmd_from_buffer(nft, cmd)) {
+		snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(nft));
+		return NULL;
+	}
+	return strdup(nft_ctx_get_output_buffer(nft));
 }
 
 /* Gives nft rules their own wording, from the text listing's "# handle N" lines. */
@@ -231,12 +226,57 @@ static int read_iptables(struct fw_ruleset *rs, char skip[][2 * FW_NAME_LEN], si
 	return 0;
 }
 
+/*
+ * The nftables tables one by one, but ctbypass's own: it only NOTRACKs, and
+ * its sets can hold 65,535 ports that would take seconds to list and parse
+ * on every preflight. A table deleted since "list tables" is skipped.
+ */
+static int read_nft(struct fw_ruleset *rs, const char *const *skip, size_t nskip)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	char *tables, *line, *save = NULL, why[256];
+	int ret = 0;
+
+	if (!nft)
+		return -ENOMEM;
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	tables = nft_output(nft, false, "list tables", why, sizeof(why));
+	if (!tables)
+		ret = -EIO;
+	for (line = tables ? strtok_r(tables, "\n", &save) : NULL; line && ret != -ENOMEM;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char family[8], table[FW_NAME_LEN], cmd[128], *json, *text;
+
+		if (sscanf(line, "table %7s %63s", family, table) != 2 ||
+		    (!strcmp(family, "inet") && !strcmp(table, "ctbypass")))
+			continue;
+		snprintf(cmd, sizeof(cmd), "list table %s %s", family, table);
+		json = nft_output(nft, true, cmd, why, sizeof(why));
+		text = json ? nft_output(nft, false, cmd, why, sizeof(why)) : NULL;
+		if (json && text) {
+			int one = fw_parse_nft_json(rs, json, skip, nskip);
+
+			if (!one)
+				attach_nft_texts(rs, text);
+			else if (!ret || one == -ENOMEM)
+				ret = one;
+		} else if (!strstr(why, "No such file")) {
+			ret = -EIO;
+		}
+		free(json);
+		free(text);
+	}
+	free(tables);
+	nft_ctx_free(nft);
+	return ret;
+}
+
 int ctb_firewall_read(struct fw_ruleset *rs, char *err, size_t errlen)
 {
 	char skip[MAX_SKIP][2 * FW_NAME_LEN];
 	const char *skip_ptrs[MAX_SKIP];
 	size_t nskip = 0;
-	char *json, *text;
 	int ret;
 
 	memset(rs, 0, sizeof(*rs));
@@ -245,15 +285,9 @@ int ctb_firewall_read(struct fw_ruleset *rs, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read the iptables rules: %s", strerror(-ret));
 		return ret;
 	}
-	json = nft_list(true);
-	text = nft_list(false);
 	for (size_t i = 0; i < nskip; i++)
 		skip_ptrs[i] = skip[i];
-	ret = json && text ? fw_parse_nft_json(rs, json, skip_ptrs, nskip) : -EIO;
-	if (!ret)
-		attach_nft_texts(rs, text);
-	free(json);
-	free(text);
+	ret = read_nft(rs, skip_ptrs, nskip);
 	if (ret == -ENOMEM) {
 		snprintf(err, errlen, "cannot read the nftables ruleset: %s", strerror(-ret));
 		return ret;
