@@ -75,6 +75,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o | $(OUTPUT)
 $(OBJS): | $(SKELETONS)
 
 $(OUTPUT)/src/cli/main.o $(OUTPUT)/src/metrics/metrics_format.o: $(VERSION_STAMP)
+$(OUTPUT)/fuzz-obj/metrics/metrics_format.o $(OUTPUT)/asan/src/metrics/metrics_format.o: $(VERSION_STAMP)
 $(OUTPUT)/src/%.o: src/%.c | $(OUTPUT)/src
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -6,7 +6,7 @@
 # Results are built in a temporary directory and replace bench/results/ only
 # at the end, so an interrupted run leaves the last report as it was.
 # Usage: bench/run.sh [PART...]   (parts: classifier conn_rate flash_sale
-#                                  tracing_overhead footprint flush daemon_repair;
+#                                  tracing_overhead footprint flush daemon_repair metrics;
 #                                  default all)
 # Some parts only: the report goes to a directory in /tmp instead, so the
 # committed full report is not replaced by a partial one.
@@ -16,7 +16,7 @@ set -u
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 RESULTS=$BENCH_DIR/results
-ALL_PARTS=(classifier conn_rate flash_sale tracing_overhead footprint flush daemon_repair)
+ALL_PARTS=(classifier conn_rate flash_sale tracing_overhead footprint flush daemon_repair metrics)
 declare -A TITLE=(
 	[classifier]="1. Classifier cost"
 	[conn_rate]="2. Connection rate"
@@ -25,6 +25,7 @@ declare -A TITLE=(
 	[footprint]="5. Footprint"
 	[flush]="6. Conntrack flush"
 	[daemon_repair]="7. Daemon repair time"
+	[metrics]="8. Daemon footprint and scrape latency"
 )
 
 die() {

@@ -5,6 +5,10 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <string.h>
 #include "nft_set_dump.h"
+#include "nft_generation.h"
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include "nft_table.h"
 #include "netlink_request.h"
 
@@ -102,7 +106,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	return ctx->ret ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-int ctb_nft_read_server_ports(struct ctb_portset *tcp, struct ctb_portset *udp)
+static int dump_server_ports(struct ctb_portset *tcp, struct ctb_portset *udp)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = ctb_nft_request(buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
@@ -115,4 +119,45 @@ int ctb_nft_read_server_ports(struct ctb_portset *tcp, struct ctb_portset *udp)
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, "server_ports");
 	ret = ctb_nl_request(NETLINK_NETFILTER, nlh, dump_cb, &ctx);
 	return ctx.ret ? ctx.ret : ret;
+}
+
+/*
+ * The last dump and the generation it was read at, in this namespace. The
+ * kernel restarts its hash walk from the first element for every message of
+ * a set dump, so 65,535 ports cost ~0.25 s of kernel time per read: a look
+ * with no nftables change since (the daemon's verify, every 10 s) reuses it.
+ */
+static struct {
+	bool valid;
+	ino_t netns;
+	int64_t gen;
+	struct ctb_portset tcp, udp;
+} cache;
+
+int ctb_nft_read_server_ports(struct ctb_portset *tcp, struct ctb_portset *udp)
+{
+	struct stat ns;
+	int64_t before, after;
+	int ret;
+
+	if (stat("/proc/self/ns/net", &ns))
+		return dump_server_ports(tcp, udp);
+	before = ctb_nft_generation();
+	if (before >= 0 && cache.valid && cache.netns == ns.st_ino && cache.gen == before) {
+		*tcp = cache.tcp;
+		*udp = cache.udp;
+		return 0;
+	}
+	cache.valid = false;
+	ret = dump_server_ports(tcp, udp);
+	after = ctb_nft_generation();
+	/* A change during the dump: what was read may mix both generations. */
+	if (!ret && before >= 0 && before == after) {
+		cache.tcp = *tcp;
+		cache.udp = *udp;
+		cache.netns = ns.st_ino;
+		cache.gen = before;
+		cache.valid = true;
+	}
+	return ret;
 }

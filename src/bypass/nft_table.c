@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "log.h"
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -18,6 +19,7 @@
 #include "nft_table.h"
 #include "nft_rule_dump.h"
 #include "nft_set_dump.h"
+#include "nft_generation.h"
 
 #define T "inet " CTB_NFT_TABLE
 #define COMMENT_TAG "ctbypass/1"
@@ -606,32 +608,83 @@ static int table_present(bool *present, char *err, size_t errlen)
  * the set listed. (A table or chain listing would fetch server_ports' 65,535
  * elements too, seconds; server_ports itself is read raw.)
  */
+static const struct {
+	const char *name;
+	bool optional; /* added by later versions: an older table lacks it */
+} small_sets[] = {
+	{ "upstreams_v4", false },
+	{ "upstreams_v6", false },
+	{ "ifaces", true },
+	{ "classified", true },
+};
+
+#define SMALL_SETS (sizeof(small_sets) / sizeof(small_sets[0]))
+
+/*
+ * The last listings, by the ruleset generation they were read at, in this
+ * namespace: a look with no nftables change since (the daemon's verify, every
+ * 10 s) reuses them instead of listing 1,000 upstreams through libnftables again.
+ */
+static struct {
+	bool valid;
+	ino_t netns;
+	int64_t gen;
+	char *text[SMALL_SETS];
+	int ret[SMALL_SETS];
+} listings;
+
+static void listings_drop(void)
+{
+	for (size_t i = 0; i < SMALL_SETS; i++) {
+		free(listings.text[i]);
+		listings.text[i] = NULL;
+	}
+	listings.valid = false;
+}
+
+/* Lists every small set into LISTINGS; valid only if nothing changed meanwhile. */
+static void listings_read(ino_t netns, char *err, size_t errlen)
+{
+	int64_t before = ctb_nft_generation();
+
+	listings_drop();
+	for (size_t i = 0; i < SMALL_SETS; i++) {
+		char cmd[96];
+
+		snprintf(cmd, sizeof(cmd), "list set " T " %s", small_sets[i].name);
+		listings.ret[i] = run(cmd, true, &listings.text[i], err, errlen);
+		if (listings.ret[i] && !(listings.ret[i] == -ENOENT && small_sets[i].optional))
+			break;
+	}
+	listings.netns = netns;
+	listings.gen = before;
+	listings.valid = before >= 0 && before == ctb_nft_generation();
+}
+
 static int read_small_sets(struct ctb_nft_state *st, char *err, size_t errlen)
 {
-	static const struct {
-		const char *name;
-		bool optional; /* added by later versions: an older table lacks it */
-	} sets[] = {
-		{ "upstreams_v4", false },
-		{ "upstreams_v6", false },
-		{ "ifaces", true },
-		{ "classified", true },
-	};
+	struct stat ns;
+	int64_t gen = ctb_nft_generation();
+	bool fresh = !stat("/proc/self/ns/net", &ns);
 
-	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
-		char cmd[96], *text = NULL;
-		int ret;
+	if (!fresh || gen < 0 || !listings.valid || listings.netns != ns.st_ino ||
+	    listings.gen != gen)
+		listings_read(fresh ? ns.st_ino : 0, err, errlen);
+	for (size_t i = 0; i < SMALL_SETS; i++) {
+		int ret = listings.ret[i];
 
-		snprintf(cmd, sizeof(cmd), "list set " T " %s", sets[i].name);
-		ret = run(cmd, true, &text, err, errlen);
-		if (ret == -ENOENT && sets[i].optional)
+		if (ret == -ENOENT && small_sets[i].optional)
 			continue;
 		if (!ret)
-			ret = parse_listing(st, text);
-		free(text);
-		if (ret)
+			ret = parse_listing(st, listings.text[i]);
+		if (ret) {
+			/* a failure is never reused: the next look lists again */
+			listings_drop();
 			return ret;
+		}
 	}
+	if (!fresh)
+		listings_drop();
 	return 0;
 }
 

@@ -163,7 +163,7 @@ static int start(const struct sockaddr_storage *addr, struct ctb_metrics_server 
 		flags, 0, NULL, NULL, on_request, srv,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CTB_METRICS_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CTB_METRICS_TIMEOUT_S,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CTB_METRICS_REQUEST_BYTES * 2,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CTB_METRICS_REQUEST_BYTES,
 		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 		addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, (const struct sockaddr *)addr,
 		MHD_OPTION_END);

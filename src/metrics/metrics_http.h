@@ -15,7 +15,9 @@
 #define CTB_METRICS_PORT 10127
 #define CTB_METRICS_ADDRESS_DEFAULT "127.0.0.1:10127"
 #define CTB_METRICS_CONNECTIONS 64 /* at once; more are closed on accept */
-#define CTB_METRICS_REQUEST_BYTES 8192 /* request line and headers */
+/* libmicrohttpd's memory pool per connection: the request line and headers must fit in
+ * it (a longer line gets 414, longer headers 431). */
+#define CTB_METRICS_REQUEST_BYTES 16384
 #define CTB_METRICS_TIMEOUT_S 5 /* a connection idle this long is closed */
 
 struct ctb_metrics_server;
@@ -32,7 +34,12 @@ int ctb_metrics_server_start(const char *address, struct ctb_metrics_server **ou
 			     size_t errlen);
 /* A server with no listening socket, fed connections by ctb_metrics_server_add (fuzzing). */
 int ctb_metrics_server_start_unbound(struct ctb_metrics_server **out);
-/* Serves the connected socket FD (taken over: the server closes it). */
+/*
+ * Serves the connected socket FD (taken over: the server closes it). Only with
+ * fewer than CTB_METRICS_CONNECTIONS open: past the limit, libmicrohttpd 0.9.75
+ * (Debian 12) leaves a mutex locked and its thread hangs (fixed upstream in
+ * 1.0.0). The listening socket checks the limit before accepting: not affected.
+ */
 int ctb_metrics_server_add(struct ctb_metrics_server *srv, int fd);
 
 /* Makes TEXT (copied) what /metrics returns from now on. */

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "firewall_read.h"
+#include "nft_tables_list.h"
 
 #define MAX_SKIP FW_MAX_SKIP
 
@@ -229,27 +230,30 @@ static int read_iptables(struct fw_ruleset *rs, char skip[][2 * FW_NAME_LEN], si
 /*
  * The nftables tables one by one, but ctbypass's own: it only NOTRACKs, and
  * its sets can hold 65,535 ports that would take seconds to list and parse
- * on every preflight. A table deleted since "list tables" is skipped.
+ * on every preflight. A table deleted since it was listed is skipped.
  */
 static int read_nft(struct fw_ruleset *rs, const char *const *skip, size_t nskip)
 {
 	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-	char *tables, *line, *save = NULL, why[256];
-	int ret = 0;
+	struct ctb_nft_table_name *tables = NULL;
+	size_t count = 0;
+	char why[256];
+	int ret;
 
 	if (!nft)
 		return -ENOMEM;
 	nft_ctx_buffer_output(nft);
 	nft_ctx_buffer_error(nft);
-	tables = nft_output(nft, false, "list tables", why, sizeof(why));
-	if (!tables)
+	ret = ctb_nft_tables_list(&tables, &count);
+	if (ret == -EPROTONOSUPPORT || ret == -ENOENT)
+		ret = 0; /* no nf_tables: nothing to read */
+	else if (ret && ret != -ENOMEM)
 		ret = -EIO;
-	for (line = tables ? strtok_r(tables, "\n", &save) : NULL; line && ret != -ENOMEM;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char family[8], table[FW_NAME_LEN], cmd[128], *json, *text;
+	for (size_t i = 0; i < count && ret != -ENOMEM; i++) {
+		const char *family = tables[i].family, *table = tables[i].name;
+		char cmd[128], *json, *text;
 
-		if (sscanf(line, "table %7s %63s", family, table) != 2 ||
-		    (!strcmp(family, "inet") && !strcmp(table, "ctbypass")))
+		if (!strcmp(family, "inet") && !strcmp(table, "ctbypass"))
 			continue;
 		snprintf(cmd, sizeof(cmd), "list table %s %s", family, table);
 		json = nft_output(nft, true, cmd, why, sizeof(why));

@@ -50,11 +50,11 @@ static inline size_t fuzz_nl_whole(const void *buf, size_t size)
 		uint32_t len;
 
 		memcpy(&len, (const char *)buf + off, sizeof(len));
-		if (len < 16 || len > size - off)
+		/* libmnl walks attributes up to the message's 4-aligned end
+		 * (mnl_nlmsg_get_payload_tail), which the kernel always pads to. */
+		if (len < 16 || len > size - off || ((len + 3) & ~3u) > size - off)
 			break;
 		off += (len + 3) & ~3u;
-		if (off > size)
-			off = size;
 	}
 	return off;
 }
