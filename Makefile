@@ -49,6 +49,18 @@ BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(wildcard tests/bpf/tes
 TOOLS := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(wildcard tests/tools/*.c))
 TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,$(OUTPUT)/tests/%.bpf.o,$(wildcard tests/bpf/*.bpf.c))
 
+# A fresh clone without the build tools: one line saying what to run, not a compiler's.
+MISSING_BUILD := $(strip $(foreach t,$(CLANG) $(BPFTOOL) pkg-config $(CC),$(if $(shell command -v $(t) 2>/dev/null),,$(t))))
+ifeq ($(MISSING_BUILD),)
+MISSING_BUILD := $(if $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),,libraries)
+endif
+# Goals that install the dependencies first (then build in a make of their own) go on.
+ifneq ($(MISSING_BUILD),)
+ifneq ($(filter-out deps test demo bench clean,$(or $(MAKECMDGOALS),all)),)
+$(error ctbypass: build dependencies missing ($(MISSING_BUILD)): run 'scripts/install-deps.sh' as root, or 'scripts/make deps')
+endif
+endif
+
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean deps test check unit bpftest netnstest vmtest demo bench
@@ -57,6 +69,7 @@ all: $(OUTPUT)/ctbypass
 
 $(OUTPUT) $(OUTPUT)/src $(OUTPUT)/bpf $(OUTPUT)/tests $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
+
 
 $(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)/bpf
 	$(call msg,BPF,$@)

@@ -10,7 +10,9 @@ set -euo pipefail
 build=(clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
        libnftables-dev libmnl-dev libnetfilter-conntrack-dev libjansson-dev
        linux-libc-dev libinih-dev libsystemd-dev libmicrohttpd-dev)
-runtime=(iproute2 nftables conntrack)
+# netbase: /etc/services and /etc/protocols, which a minbase lacks (wrk resolves "http"
+# with it, iptables-save names protocols with it).
+runtime=(iproute2 nftables conntrack netbase)
 # libclang-rt-dev: ASan, UBSan and libFuzzer for clang (only recommended by clang, so
 # --no-install-recommends leaves them out); `make unit-asan` and `make fuzz` link them.
 # firewalld and ufw: the real firewall managers tests/netns/test_preflight_real.sh runs inside a
