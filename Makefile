@@ -30,7 +30,10 @@ LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lnftables
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -MMD -MP \
 	      -Ivmlinux -Iinclude
 
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# VERSION holds the release; a build from git says which commit too (0.2.0+g31172a6,
+# -dirty with local changes), a release tarball just the release.
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0)$(shell git describe --always --dirty \
+	--match NONE 2>/dev/null | sed 's/^/+g/')
 CFLAGS += -DCTB_VERSION='"$(VERSION)"'
 # Rewritten only when the version changes, so that main.o and metrics_format.o (which
 # print it) are rebuilt then: a binary must not report the commit it was first built from.
@@ -149,6 +152,41 @@ bench:
 
 clean:
 	$(Q)rm -rf $(OUTPUT)
+
+# ---- install ----------------------------------------------------------------------------
+# `make install` (PREFIX=/usr/local, DESTDIR for staging): the binary, the systemd unit
+# (ExecStart= follows PREFIX), the example configuration (never over an existing one) and
+# the Prometheus rules. `make uninstall` removes exactly those, the configuration only
+# while it is still the example.
+PREFIX ?= /usr/local
+SBINDIR := $(PREFIX)/sbin
+DATADIR := $(PREFIX)/share/ctbypass
+# systemd reads units from /usr/local/lib/systemd/system too; /usr's are in /lib.
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+# The binary reads /etc/ctbypass/ctbypass.conf whatever the prefix.
+CONFDIR := /etc/ctbypass
+INSTALLED := $(SBINDIR)/ctbypass $(UNITDIR)/ctbypass.service \
+	$(DATADIR)/prometheus/ctbypass.rules.yml
+
+.PHONY: install uninstall
+install: $(OUTPUT)/ctbypass
+	$(Q)install -D -m 0755 $(OUTPUT)/ctbypass $(DESTDIR)$(SBINDIR)/ctbypass
+	$(Q)install -d $(DESTDIR)$(UNITDIR)
+	$(Q)sed 's|^ExecStart=/usr/sbin/ctbypass |ExecStart=$(SBINDIR)/ctbypass |' \
+		contrib/systemd/ctbypass.service >$(DESTDIR)$(UNITDIR)/ctbypass.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/ctbypass.service
+	$(Q)install -D -m 0644 contrib/prometheus/ctbypass.rules.yml \
+		$(DESTDIR)$(DATADIR)/prometheus/ctbypass.rules.yml
+	$(Q)[ -e $(DESTDIR)$(CONFDIR)/ctbypass.conf ] || \
+		install -D -m 0644 contrib/ctbypass.conf $(DESTDIR)$(CONFDIR)/ctbypass.conf
+	$(Q)echo "installed ctbypass $(VERSION) under $(DESTDIR)$(PREFIX)"
+
+uninstall:
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(Q)! cmp -s contrib/ctbypass.conf $(DESTDIR)$(CONFDIR)/ctbypass.conf || \
+		rm -f $(DESTDIR)$(CONFDIR)/ctbypass.conf
+	$(Q)for d in $(DATADIR)/prometheus $(DATADIR) $(CONFDIR); do \
+		rmdir $(DESTDIR)$$d 2>/dev/null || true; done
 
 -include $(OBJS:.o=.d) $(wildcard $(OUTPUT)/bpf/*.d) $(wildcard $(OUTPUT)/tests/*.d) \
 	 $(wildcard $(OUTPUT)/tools/*.d) $(wildcard $(OUTPUT)/bench/*.d)

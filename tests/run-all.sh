@@ -85,6 +85,7 @@ for suite in "${suites[@]}"; do
 		# Nothing built is a failure, as for asan: never "0 passed, 0 failed".
 		[ $ran -eq 1 ] || run "unit" echo "FAIL unit: no unit tests in build/tests (make unit)"
 		run "prometheus-rules" tests/prometheus/test_rules.sh
+		run "install" tests/install/test_install.sh
 		;;
 	asan)
 		tests=("$out"/asan/tests/test_*)
