@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The README's `sudo make demo`: a web server whose conntrack table is full,
+# The README's `scripts/make demo`: a web server whose conntrack table is full,
 # fixed with one ctbypass command. Two namespaces joined by veth (nginx in one,
 # curl and wrk in the other); the server namespace's table is filled to the
 # host's nf_conntrack_max, which is left unchanged. No traffic leaves the lab.
@@ -26,10 +26,10 @@ die() {
 }
 
 # Checked before the library loads, so a missing piece is one line.
-[ "$(id -u)" -eq 0 ] || die "must run as root (sudo make demo)"
+[ "$(id -u)" -eq 0 ] || die "must run as root (scripts/make demo as root)"
 for c in ip ss nft conntrack nginx curl wrk flock timeout "$ROOT/build/ctbypass" \
 	"$ROOT/build/tools/ctfill"; do
-	command -v "$c" >/dev/null 2>&1 || die "$c not found (run: sudo make demo)"
+	command -v "$c" >/dev/null 2>&1 || die "$c not found (run scripts/make demo as root)"
 done
 
 # shellcheck source-path=SCRIPTDIR source=../tests/lib/netns.sh

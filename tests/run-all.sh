@@ -62,7 +62,7 @@ sanitized() {
 
 need_root() {
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "FAIL $1: needs root (run 'sudo make test')"
+		echo "FAIL $1: needs root (run 'scripts/make test' as root)"
 		failed=$((failed + 1))
 		failures+=("$1")
 		return 1
