@@ -611,11 +611,16 @@ static int table_present(bool *present, char *err, size_t errlen)
 static const struct {
 	const char *name;
 	bool optional; /* added by later versions: an older table lacks it */
+	/* Its listing means the same while the ruleset does not change. Not so for
+	 * `classified`: libnftables names an ifindex element by its interface's
+	 * name while it exists, and a link re-created under that name (no nftables
+	 * change) would turn the cached name into the new interface's index. */
+	bool cacheable;
 } small_sets[] = {
-	{ "upstreams_v4", false },
-	{ "upstreams_v6", false },
-	{ "ifaces", true },
-	{ "classified", true },
+	{ "upstreams_v4", false, true },
+	{ "upstreams_v6", false, true },
+	{ "ifaces", true, true },
+	{ "classified", true, false },
 };
 
 #define SMALL_SETS (sizeof(small_sets) / sizeof(small_sets[0]))
@@ -667,12 +672,23 @@ static int read_small_sets(struct ctb_nft_state *st, char *err, size_t errlen)
 	int64_t gen = ctb_nft_generation();
 	bool fresh = !stat("/proc/self/ns/net", &ns);
 
-	if (!fresh || gen < 0 || !listings.valid || listings.netns != ns.st_ino ||
-	    listings.gen != gen)
+	bool cached = fresh && gen >= 0 && listings.valid && listings.netns == ns.st_ino &&
+		      listings.gen == gen;
+
+	if (!cached)
 		listings_read(fresh ? ns.st_ino : 0, err, errlen);
 	for (size_t i = 0; i < SMALL_SETS; i++) {
 		int ret = listings.ret[i];
 
+		if (cached && !small_sets[i].cacheable) {
+			/* listed afresh every time, into its slot */
+			char cmd[96];
+
+			free(listings.text[i]);
+			listings.text[i] = NULL;
+			snprintf(cmd, sizeof(cmd), "list set " T " %s", small_sets[i].name);
+			ret = listings.ret[i] = run(cmd, true, &listings.text[i], err, errlen);
+		}
 		if (ret == -ENOENT && small_sets[i].optional)
 			continue;
 		if (!ret)

@@ -99,10 +99,12 @@ static bool preflight_allows(struct daemon *d)
 	size_t used = 0;
 	bool ok;
 
+	d->metrics.state.preflight_blocking = 0;
 	if (!ctb_config_has_targets(&d->want.cfg))
 		return true;
 	if (ctb_preflight(&d->want.cfg, &findings, err, sizeof(err))) {
 		dlog(LOG_ERR, "preflight failed: %s", err);
+		d->metrics.state.preflight_blocking = 1; /* unknown: counted as one problem */
 		return false;
 	}
 	ctb_findings_accept(&findings, d->want.accept);
@@ -111,6 +113,7 @@ static bool preflight_allows(struct daemon *d)
 
 		if (!f->blocking || f->accepted || d->want.force)
 			continue;
+		d->metrics.state.preflight_blocking++;
 		used += (size_t)snprintf(ids + used, sizeof(ids) - used, "%s%s", used ? "," : "",
 					 f->id);
 		if (used >= sizeof(ids))
@@ -119,9 +122,6 @@ static bool preflight_allows(struct daemon *d)
 			dlog(LOG_WARNING, "preflight refuses [%s]: %s", f->id, f->message);
 	}
 	ok = !used;
-	d->metrics.state.preflight_blocking = 0;
-	for (const char *p = ids; *p; p++)
-		d->metrics.state.preflight_blocking += p == ids || *p == ',';
 	if (ok && d->blocking_now[0])
 		dlog(LOG_NOTICE, "preflight: no blocking finding any more");
 	snprintf(d->blocking_now, sizeof(d->blocking_now), "%s", ids);
@@ -176,8 +176,11 @@ static void back_off(struct daemon *d)
 	d->retry_at = now_ms() + d->backoff_ms;
 }
 
-/* An apply that succeeded, by what it repaired: the ctbypass_repairs_total metric. */
-static void count_repairs(struct daemon *d, const struct ctb_attachment *att, bool differs,
+/*
+ * An apply that succeeded, by what it repaired: the ctbypass_repairs_total metric.
+ * OTHER_TRAFFIC: the table there held other traffic than configured.
+ */
+static void count_repairs(struct daemon *d, const struct ctb_attachment *att, bool other_traffic,
 			  const struct ctb_health *health)
 {
 	uint64_t *repairs = d->metrics.state.repairs;
@@ -189,7 +192,7 @@ static void count_repairs(struct daemon *d, const struct ctb_attachment *att, bo
 	for (size_t i = 0; i < health->count; i++)
 		if (!health->advisory[i])
 			repairs[health->kinds[i]]++;
-	if (differs)
+	if (other_traffic)
 		repairs[CTB_REPAIR_CONFIGURATION]++;
 }
 
@@ -259,7 +262,8 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 	d->applied = ok;
 	/* At start an apply that only adopts what is there repairs nothing. */
 	if (ok && (differs || repairable || !ctb_attachment_exists(&att)))
-		count_repairs(d, &att, differs, &health);
+		count_repairs(d, &att, att.nft.present && !ctb_config_same_traffic(&cfg, &att.nft.cfg),
+			      &health);
 	if (!ok) {
 		/* Rolled back: what was read before the apply is still what the kernel holds. */
 		ctb_daemon_metrics_observe(&d->metrics, &att, &health);
@@ -386,6 +390,7 @@ static bool reload_settings(struct daemon *d)
 	}
 	struct ctb_daemon_settings old = d->want;
 	char old_blocking[sizeof(d->blocking_now)];
+	size_t old_count = d->metrics.state.preflight_blocking;
 
 	if (ctb_config_has_targets(&next.cfg) && own(d, false)) {
 		dlog(LOG_ERR, "reload refused, keeping the running configuration");
@@ -401,6 +406,7 @@ static bool reload_settings(struct daemon *d)
 			       "configuration (fix the rules, or accept the ids in the file)");
 		d->want = old;
 		snprintf(d->blocking_now, sizeof(d->blocking_now), "%s", old_blocking);
+		d->metrics.state.preflight_blocking = old_count;
 		ctb_daemon_settings_free(&next);
 		sd_notify(0, "READY=1\nSTATUS=running (the last reload was refused)");
 		return false;
@@ -472,6 +478,7 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 					 { ctb_events_fd_nfnl(ev), POLLIN, 0 },
 					 { sigfd, POLLIN, 0 } };
 		long long now = now_ms(), wake = verify_at;
+		bool looked = false; /* read the kernel's state this round */
 		int sig;
 
 		if (settle_at >= 0 && settle_at < wake)
@@ -530,11 +537,13 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			pending = 0;
 			if (!reconcile(d, why, WAKE_EVENT))
 				check_after_apply(d);
+			looked = true;
 		}
 		if (now >= preflight_at) {
 			bool before = d->gate_passed;
 
 			d->gate_passed = preflight_allows(d) || before;
+			looked = true;
 			if (!before && d->gate_passed)
 				reconcile(d, "the preflight now allows it", WAKE_START);
 			preflight_last = now_ms();
@@ -543,14 +552,17 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 		if (now >= verify_at) {
 			if (!reconcile(d, "periodic check", WAKE_PERIODIC))
 				check_after_apply(d);
+			looked = true;
 			verify_at = now_ms() + (long long)(d->want.verify_interval * 1000);
 		}
 		if (d->metrics.server && now_ms() >= metrics_at) {
 			ctb_daemon_metrics_refresh(&d->metrics, look_max_age_ms(d));
+			looked = true;
 			metrics_at = now_ms() + (long long)(d->want.metrics_interval * 1000);
 		}
 		/* A look reads whole rulesets and sets; give the peak back before sleeping. */
-		malloc_trim(0);
+		if (looked)
+			malloc_trim(0);
 	}
 }
 

@@ -241,6 +241,11 @@ static int append_list(struct ctb_daemon_settings *s, const char *key, const cha
 			if (!ctb_upstream_list_has(&cfg->upstreams, &more.items[i]))
 				ret = ctb_upstream_list_add(&cfg->upstreams, &more.items[i]);
 		ctb_upstream_list_free(&more);
+		if (ret == -E2BIG)
+			snprintf(err, errlen, "too many upstreams (at most %d)",
+				 CTB_MAX_UPSTREAM_ITEMS);
+		else if (ret == -ENOMEM)
+			snprintf(err, errlen, "upstream: out of memory");
 		return ret;
 	}
 	/* iface, accept: the text joined, then checked whole as the key's value */
@@ -250,8 +255,10 @@ static int append_list(struct ctb_daemon_settings *s, const char *key, const cha
 	char *joined = malloc(len);
 	int ret;
 
-	if (!joined)
+	if (!joined) {
+		snprintf(err, errlen, "%s: out of memory", key);
 		return -ENOMEM;
+	}
 	snprintf(joined, len, "%s%s%s", have, *have && *value ? "," : "", value);
 	ret = ctb_daemon_set(s, key, joined, err, errlen);
 	free(joined);

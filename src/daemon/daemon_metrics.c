@@ -113,6 +113,9 @@ static void look_now(struct ctb_daemon_metrics *m)
 
 	if (ctb_attachment_find(&att, err, sizeof(err))) {
 		ctb_debug("metrics: cannot read the attachment: %s", err);
+		/* Unknown now: left out of the samples, not the last look served as new. */
+		memset(&m->look.part, 0, sizeof(m->look.part));
+		m->look.at_ms = mono_ms();
 	} else {
 		bool ok = !ctb_health_check(&att, &health);
 

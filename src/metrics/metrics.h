@@ -48,6 +48,7 @@ struct ctb_metrics_sample {
 	const char *backend; /* what counts inserts: "fentry", "kprobe"; "stats": nothing does */
 	bool have_inserts; /* the probes count inserts and lost events */
 	uint64_t inserts, lost_events;
+	bool have_attachment; /* what is attached could be read */
 	bool attached;
 	struct ctb_counter_line *lines; /* the classifier's counters, per port and upstream */
 	size_t line_count;

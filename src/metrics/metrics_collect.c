@@ -40,6 +40,7 @@ static void collect_kernel(struct ctb_metrics_sample *s)
 void ctb_metrics_from_attachment(struct ctb_metrics_sample *s, const struct ctb_attachment *att,
 				 const struct ctb_health *health)
 {
+	s->have_attachment = true;
 	s->attached = ctb_attachment_exists(att);
 	if (att->have_maps)
 		ctb_maps_read_counters(&att->maps, &att->nft.cfg, &s->lines, &s->line_count);

@@ -137,8 +137,10 @@ static void conntrack(FILE *f, const struct ctb_metrics_sample *s)
 
 static void bypass(FILE *f, const struct ctb_metrics_sample *s)
 {
-	gauge(f, "ctbypass_attached", "1 when ctbypass is attached in this namespace.",
-	      s->attached);
+	/* Unknown is absent, never "not attached". */
+	if (s->have_attachment)
+		gauge(f, "ctbypass_attached", "1 when ctbypass is attached in this namespace.",
+		      s->attached);
 	if (s->line_count) {
 		family(f, "ctbypass_bypassed_packets_total", "counter",
 		       "Arrivals the classifier marked to skip conntrack, by port or upstream.");

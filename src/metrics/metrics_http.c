@@ -157,7 +157,10 @@ static int start(const struct sockaddr_storage *addr, struct ctb_metrics_server 
 	if (!addr)
 		flags |= MHD_USE_NO_LISTEN_SOCKET;
 	else if (addr->ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+		/* "[::]:PORT" means every address, IPv4 too, as it does for other servers. */
+		flags |= IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)addr)->sin6_addr)
+				 ? MHD_USE_DUAL_STACK
+				 : MHD_USE_IPv6;
 	errno = 0;
 	srv->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <nftables/libnftables.h>
 #include <signal.h>
@@ -130,7 +131,8 @@ static char *nft_output(struct nft_ctx *nft, bool json, const char *cmd, char *e
 {
 	nft_ctx_output_set_flags(nft, json ? NFT_CTX_OUTPUT_JSON : NFT_CTX_OUTPUT_HANDLE);
 	if (nft_run_cmd_from_buffer(nft, cmd)) {
-		snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(nft));
+		if (errlen)
+			snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(nft));
 		return NULL;
 	}
 	return strdup(nft_ctx_get_output_buffer(nft));
@@ -244,26 +246,47 @@ static int read_nft(struct fw_ruleset *rs, const char *const *skip, size_t nskip
 		return -ENOMEM;
 	nft_ctx_buffer_output(nft);
 	nft_ctx_buffer_error(nft);
-	ret = ctb_nft_tables_list(&tables, &count);
-	if (ret == -EPROTONOSUPPORT || ret == -ENOENT)
-		ret = 0; /* no nf_tables: nothing to read */
+	/* A dump a ruleset change interrupted (NLM_F_DUMP_INTR) is tried again. */
+	for (int tries = 0; tries < 3; tries++) {
+		ret = ctb_nft_tables_list(&tables, &count);
+		if (ret != -EINTR)
+			break;
+	}
+	if (ret == -EOPNOTSUPP || ret == -EPROTONOSUPPORT)
+		ret = 0; /* no nf_tables in this kernel: no nftables rule to read */
 	else if (ret && ret != -ENOMEM)
 		ret = -EIO;
 	for (size_t i = 0; i < count && ret != -ENOMEM; i++) {
 		const char *family = tables[i].family, *table = tables[i].name;
-		char cmd[128], *json, *text;
+		char cmd[300], *json, *text;
 
 		if (!strcmp(family, "inet") && !strcmp(table, "ctbypass"))
 			continue;
+		/*
+		 * JSON input: a table may be named like a keyword ("counter", "ip") or
+		 * start with a digit, which the text syntax cannot name. The text
+		 * listing only gives rules their wording: without it they keep the
+		 * JSON's.
+		 */
+		json_t *req = json_pack("{s:[{s:{s:{s:s,s:s}}}]}", "nftables", "list", "table",
+					"family", family, "name", table);
+		char *req_text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+
+		json_decref(req);
+		if (!req_text) {
+			ret = -ENOMEM;
+			break;
+		}
 		snprintf(cmd, sizeof(cmd), "list table %s %s", family, table);
-		json = nft_output(nft, true, cmd, why, sizeof(why));
-		text = json ? nft_output(nft, false, cmd, why, sizeof(why)) : NULL;
-		if (json && text) {
+		json = nft_output(nft, true, req_text, why, sizeof(why));
+		free(req_text);
+		text = json ? nft_output(nft, false, cmd, NULL, 0) : NULL;
+		if (json) {
 			int one = fw_parse_nft_json(rs, json, skip, nskip);
 
-			if (!one)
+			if (!one && text)
 				attach_nft_texts(rs, text);
-			else if (!ret || one == -ENOMEM)
+			else if (one && (!ret || one == -ENOMEM))
 				ret = one;
 		} else if (!strstr(why, "No such file")) {
 			ret = -EIO;

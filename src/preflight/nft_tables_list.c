@@ -43,7 +43,7 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_for_each(a, nlh, sizeof(*nfg))
 		if (mnl_attr_get_type(a) == NFTA_TABLE_NAME && !mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
 			name = mnl_attr_get_str(a);
-	if (!family || !name || !*name || strlen(name) >= FW_NAME_LEN)
+	if (!family || !name || !*name || strlen(name) >= sizeof(t->items[0].name))
 		return MNL_CB_OK;
 	if (t->count == t->cap) {
 		size_t cap = t->cap ? 2 * t->cap : 16;

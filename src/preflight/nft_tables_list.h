@@ -13,7 +13,7 @@
 
 struct ctb_nft_table_name {
 	char family[8]; /* as nft writes it: ip, ip6, inet, arp, bridge, netdev */
-	char name[FW_NAME_LEN];
+	char name[256]; /* NFT_TABLE_MAXNAMELEN: never skipped for its length */
 };
 
 /* Every table; the caller frees *OUT. 0 or a negative errno. */

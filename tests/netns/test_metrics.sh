@@ -117,12 +117,15 @@ test_serve() {
 }
 
 test_repairs_and_reload() {
-	local before
+	local before config
 	before=$(metric 'ctbypass_repairs_total{reason="table_missing"}')
+	config=$(metric 'ctbypass_repairs_total{reason="configuration"}')
 	in_ns "$SRV_NS" nft flush ruleset
 	lab_conntrack_on "$SRV_NS"
 	check "a flushed ruleset is counted as a table_missing repair" wait_until 5 \
 		metric_is 'ctbypass_repairs_total{reason="table_missing"}' $((before + 1))
+	check_eq "and not as a configuration repair" "$config" \
+		"$(metric 'ctbypass_repairs_total{reason="configuration"}')"
 	check "healthy again" wait_until 5 metric_is ctbypass_healthy 1
 	printf 'ports = 80,%s,%s\nmetrics-interval = 0.5\nmark = 010\n' $MPORT $PROM_PORT >"$CONF"
 	kill -HUP "$DPID"
@@ -329,6 +332,21 @@ s.bind(('$MADDR', $MPORT)); s.listen(); time.sleep(60)"
 	check_not "and nothing was attached" in_ns "$SRV_NS" nft list table inet ctbypass
 }
 
+# "[::]:PORT" listens on IPv4 as well; a watch-only daemon serves too.
+test_dual_stack() {
+	local pid
+	printf '# watching only\n' >"$_CTBT_TMP/watch.conf"
+	(_ctbt_spawn "$CTBYPASS" -n "$SRV_NS" daemon --config "$_CTBT_TMP/watch.conf" \
+		--metrics-address '[::]:10128' --telemetry stats) >"$_CTBT_TMP/watch.log" 2>&1 &
+	pid=$!
+	lab_track_pid "$pid"
+	check "[::]:10128: a watch-only daemon serves over IPv6" wait_until 10 \
+		in_ns "$SRV_NS" curl -sf -o /dev/null 'http://[::1]:10128/metrics'
+	check "[::]:10128: and over IPv4" \
+		in_ns "$SRV_NS" curl -sf -o /dev/null 'http://127.0.0.1:10128/metrics'
+	_ctbt_kill "$pid"
+}
+
 lab_up
 start_trafficgen "$SRV_NS" --proto tcp --port 8080 || fail "trafficgen" "did not start"
 test_serve
@@ -336,6 +354,7 @@ test_repairs_and_reload
 test_prometheus_overflow
 test_hostile_clients
 test_textfile
+test_dual_stack
 test_errors
 lab_down
 finish

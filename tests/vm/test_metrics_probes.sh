@@ -11,7 +11,7 @@ LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/netns.sh
 source "$LIB"
 
 require_root
-need_cmd curl "$CTBYPASS" "$TRAFFICGEN"
+need_cmd curl bpftool "$CTBYPASS" "$TRAFFICGEN"
 
 CONF=$_CTBT_TMP/ctbypass.conf
 MPORT=10127
