@@ -155,6 +155,32 @@ test_new_interface() {
 	check "status is healthy" ctb status
 }
 
+# The same name, a new ifindex: the `classified` set must follow (a listing cached
+# by name would keep trusting the old index and never the new one).
+classified_names_only() {
+	local out
+	out=$(ip netns exec "$SRV_NS" nft list set inet ctbypass classified 2>/dev/null) || return 1
+	grep -q '"late-s"\|late-s' <<<"$out" && ! grep -Eq 'elements = \{[^}]*\b[0-9]+\b' <<<"$out"
+}
+
+test_recreated_interface() {
+	local took
+	ip -n "$SRV_NS" link del late-s
+	ip link add late-s netns "$SRV_NS" type veth peer name late-c netns "$LATE_NS" &&
+		ip -n "$SRV_NS" addr add "$LATE_SRV/24" dev late-s &&
+		ip -n "$LATE_NS" addr add "$LATE_CLI/24" dev late-c &&
+		ip -n "$LATE_NS" link set late-c up && ip -n "$SRV_NS" link set late-s up
+	check_eq "the veth re-created under its name" 0 "$?"
+	took=$(until_ms $LIMIT_MS our_filter late-s)
+	check "the re-created veth carries the classifier within $LIMIT_MS ms (${took:-timeout} ms)" \
+		test -n "$took"
+	check "the classified set holds its new index (no stale one)" wait_until 3 classified_names_only
+	check "status is healthy" wait_until 3 ctb status
+	in_ns "$SRV_NS" conntrack -F >/dev/null 2>&1
+	check_eq "0 of 20 requests through it fail" 20 "$(curl_many "$LATE_NS" "http://$LATE_SRV/" 20)"
+	check_eq "no entry for port 80" 0 "$(entries 80)"
+}
+
 test_flush_ruleset() {
 	local took
 	ip netns exec "$SRV_NS" nft flush ruleset
@@ -253,6 +279,7 @@ test_config_checks
 test_start
 test_owner
 test_new_interface
+test_recreated_interface
 test_flush_ruleset
 test_qdisc_deleted
 test_reload
