@@ -21,8 +21,10 @@ static int open_probes(struct ctb_daemon_metrics *m, enum ctb_daemon_telemetry w
 	if (want == CTB_TELEMETRY_STATS)
 		return 0;
 	if (stat("/proc/self/ns/net", &ns)) {
-		snprintf(err, errlen, "cannot read this namespace's inode: %s", strerror(errno));
-		return -errno;
+		int ret = -errno;
+
+		snprintf(err, errlen, "cannot read this namespace's inode: %s", strerror(-ret));
+		return ret;
 	}
 	for (int i = 0; i < 2; i++) {
 		if (want == CTB_TELEMETRY_FENTRY && i != 0)
@@ -125,6 +127,25 @@ static void look_now(struct ctb_daemon_metrics *m)
 	ctb_attachment_free(&att);
 }
 
+/* The last look's part, with the kernel's statistics read now. */
+static void sample_from_look(struct ctb_metrics_sample *s, const struct ctb_daemon_look *look)
+{
+	struct ctb_metrics_sample kernel;
+
+	ctb_metrics_collect_kernel(&kernel);
+	*s = look->part;
+	s->lines = NULL;
+	s->line_count = 0;
+	s->have_table = kernel.have_table;
+	s->entries = kernel.entries;
+	s->limit = kernel.limit;
+	s->have_ctstats = kernel.have_ctstats;
+	s->drops = kernel.drops;
+	s->early_drops = kernel.early_drops;
+	s->insert_failed = kernel.insert_failed;
+	s->taken_at = kernel.taken_at;
+}
+
 void ctb_daemon_metrics_refresh(struct ctb_daemon_metrics *m, long long look_max_age_ms)
 {
 	struct ctb_daemon_look *look = &m->look;
@@ -145,23 +166,7 @@ void ctb_daemon_metrics_refresh(struct ctb_daemon_metrics *m, long long look_max
 			m->lost_events += delta[CTB_W_LOST];
 		}
 	}
-	ctb_metrics_collect_kernel(&s);
-	{
-		double taken_at = s.taken_at;
-		struct ctb_metrics_sample kernel = s;
-
-		s = look->part;
-		s.have_table = kernel.have_table;
-		s.entries = kernel.entries;
-		s.limit = kernel.limit;
-		s.have_ctstats = kernel.have_ctstats;
-		s.drops = kernel.drops;
-		s.early_drops = kernel.early_drops;
-		s.insert_failed = kernel.insert_failed;
-		s.taken_at = taken_at;
-	}
-	s.lines = NULL;
-	s.line_count = 0;
+	sample_from_look(&s, look);
 	if (look->have_maps && s.attached)
 		ctb_maps_read_counters(&look->maps, &look->cfg, &s.lines, &s.line_count);
 	s.backend = m->backend;

@@ -131,8 +131,12 @@ static char *nft_output(struct nft_ctx *nft, bool json, const char *cmd, char *e
 {
 	nft_ctx_output_set_flags(nft, json ? NFT_CTX_OUTPUT_JSON : NFT_CTX_OUTPUT_HANDLE);
 	if (nft_run_cmd_from_buffer(nft, cmd)) {
+		/* Both buffers read, so that nothing of this command leaks into the next's. */
+		const char *why = nft_ctx_get_error_buffer(nft);
+
+		nft_ctx_get_output_buffer(nft);
 		if (errlen)
-			snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(nft));
+			snprintf(err, errlen, "%s", why);
 		return NULL;
 	}
 	return strdup(nft_ctx_get_output_buffer(nft));
