@@ -153,11 +153,31 @@ bench:
 clean:
 	$(Q)rm -rf $(OUTPUT)
 
+# ---- man pages ----------------------------------------------------------------------------
+# doc/man/NAME.8.scd -> $(OUTPUT)/man/NAME.8 with scdoc. `make man` builds them; `all` does
+# not, so building the binary needs no scdoc; `check` (for tests/man/test_man.sh) and
+# `install` do. The pages are dated by the last commit that changed them, not by the build.
+MAN_SRCS := $(wildcard doc/man/*.8.scd)
+MAN_PAGES := $(patsubst doc/man/%.scd,$(OUTPUT)/man/%,$(MAN_SRCS))
+MAN_DATE := $(shell git log -1 --format=%ct -- doc/man 2>/dev/null)
+
+.PHONY: man
+man: $(MAN_PAGES)
+
+check unit: $(MAN_PAGES)
+
+$(OUTPUT)/man/%.8: doc/man/%.8.scd
+	$(call msg,SCDOC,$@)
+	$(Q)command -v scdoc >/dev/null || { echo "ctbypass: scdoc missing (the man pages):" \
+		"run 'scripts/install-deps.sh' as root" >&2; exit 1; }
+	$(Q)mkdir -p $(@D)
+	$(Q)$(if $(MAN_DATE),SOURCE_DATE_EPOCH=$(MAN_DATE)) scdoc <$< >$@
+
 # ---- install ----------------------------------------------------------------------------
 # `make install` (PREFIX=/usr/local, DESTDIR for staging): the binary, the systemd unit
-# (ExecStart= follows PREFIX), the example configuration (never over an existing one) and
-# the Prometheus rules. `make uninstall` removes exactly those, the configuration only
-# while it is still the example.
+# (ExecStart= follows PREFIX), the example configuration (never over an existing one), the
+# Prometheus rules and the man pages. `make uninstall` removes exactly those, the
+# configuration only while it is still the example.
 PREFIX ?= /usr/local
 SBINDIR := $(PREFIX)/sbin
 DATADIR := $(PREFIX)/share/ctbypass
@@ -165,11 +185,12 @@ DATADIR := $(PREFIX)/share/ctbypass
 UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 # The binary reads /etc/ctbypass/ctbypass.conf whatever the prefix.
 CONFDIR := /etc/ctbypass
+MANDIR := $(PREFIX)/share/man/man8
 INSTALLED := $(SBINDIR)/ctbypass $(UNITDIR)/ctbypass.service \
-	$(DATADIR)/prometheus/ctbypass.rules.yml
+	$(DATADIR)/prometheus/ctbypass.rules.yml $(addprefix $(MANDIR)/,$(notdir $(MAN_PAGES)))
 
 .PHONY: install uninstall
-install: $(OUTPUT)/ctbypass
+install: $(OUTPUT)/ctbypass $(MAN_PAGES)
 	$(Q)install -D -m 0755 $(OUTPUT)/ctbypass $(DESTDIR)$(SBINDIR)/ctbypass
 	$(Q)install -d $(DESTDIR)$(UNITDIR)
 	$(Q)sed 's|^ExecStart=/usr/sbin/ctbypass |ExecStart=$(SBINDIR)/ctbypass |' \
@@ -177,6 +198,8 @@ install: $(OUTPUT)/ctbypass
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/ctbypass.service
 	$(Q)install -D -m 0644 contrib/prometheus/ctbypass.rules.yml \
 		$(DESTDIR)$(DATADIR)/prometheus/ctbypass.rules.yml
+	$(Q)install -d $(DESTDIR)$(MANDIR)
+	$(Q)install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/
 	$(Q)[ -e $(DESTDIR)$(CONFDIR)/ctbypass.conf ] || \
 		install -D -m 0644 contrib/ctbypass.conf $(DESTDIR)$(CONFDIR)/ctbypass.conf
 	$(Q)echo "installed ctbypass $(VERSION) under $(DESTDIR)$(PREFIX)"

@@ -6,10 +6,11 @@
 set -euo pipefail
 
 # libinih-dev: the daemon's configuration file; libsystemd-dev: its sd_notify;
-# libmicrohttpd-dev: its /metrics endpoint.
+# libmicrohttpd-dev: its /metrics endpoint. scdoc: the man pages (doc/man/*.scd), which
+# `make man`, `make install` and `make check` build (`make` alone does not).
 build=(clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
        libnftables-dev libmnl-dev libnetfilter-conntrack-dev libjansson-dev
-       linux-libc-dev libinih-dev libsystemd-dev libmicrohttpd-dev)
+       linux-libc-dev libinih-dev libsystemd-dev libmicrohttpd-dev scdoc)
 # netbase: /etc/services and /etc/protocols, which a minbase lacks (wrk resolves "http"
 # with it, iptables-save names protocols with it).
 runtime=(iproute2 nftables conntrack netbase)
@@ -20,8 +21,10 @@ runtime=(iproute2 nftables conntrack netbase)
 # systemd: systemd-analyze checks the daemon's unit (never run as PID 1 here).
 # prometheus (and its promtool) and prometheus-node-exporter: the metrics tests scrape the
 # daemon with the real ones, started by the test in a namespace, never as services.
+# man-db: tests/man/test_man.sh renders every page with `man --warnings` (a minbase has no man).
 test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-dev kmod procps
-      firewalld ufw dbus util-linux systemd libcap2-bin prometheus prometheus-node-exporter)
+      firewalld ufw dbus util-linux systemd libcap2-bin prometheus prometheus-node-exporter
+      man-db)
 # procps: the demo sets sysctls in its namespaces (a minbase has no sysctl).
 demo=(nginx-light curl wrk procps)
 vm=(qemu-system-x86 busybox-static cpio kmod)

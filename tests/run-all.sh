@@ -86,6 +86,7 @@ for suite in "${suites[@]}"; do
 		[ $ran -eq 1 ] || run "unit" echo "FAIL unit: no unit tests in build/tests (make unit)"
 		run "prometheus-rules" tests/prometheus/test_rules.sh
 		run "install" tests/install/test_install.sh
+		run "man" tests/man/test_man.sh
 		;;
 	asan)
 		tests=("$out"/asan/tests/test_*)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # `make install` and `make uninstall` into a staging DESTDIR (no root needed):
-# what lands where, with which mode; ExecStart= follows PREFIX; an existing
-# configuration is never overwritten, and uninstall removes it only while it is
-# still the example; uninstall leaves no file behind.
+# what lands where, with which mode; ExecStart= follows PREFIX; the man pages
+# install and man reads them; an existing configuration is never overwritten,
+# and uninstall removes it only while it is still the example; uninstall leaves
+# no file behind.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -23,6 +24,9 @@ check() {
 mode() { stat -c %a "$1"; }
 files() { (cd "$1" && find . -type f | sort | tr '\n' ' '); }
 
+# Installed: four files (the binary, the unit, the configuration, the Prometheus rules)
+# and a man page per doc/man/*.8.scd.
+pages=$(find doc/man -maxdepth 1 -name '*.8.scd' | wc -l)
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 
@@ -40,7 +44,12 @@ for prefix in /usr /usr/local; do
 		cmp contrib/ctbypass.conf "$d/etc/ctbypass/ctbypass.conf"
 	check "$prefix: the Prometheus rules" \
 		cmp contrib/prometheus/ctbypass.rules.yml "$d$prefix/share/ctbypass/prometheus/ctbypass.rules.yml"
-	check "$prefix: exactly four files" test "$(files "$d" | wc -w)" -eq 4
+	man8=$d$prefix/share/man/man8
+	check "$prefix: the $pages man pages in share/man/man8, mode 644" \
+		test "$(stat -c %a "$man8"/ctbypass*.8 | grep -cx 644)" -eq "$pages"
+	check "$prefix: man -l reads an installed page" \
+		bash -c "MANWIDTH=200 man -l '$man8/ctbypass.8' | grep -q '^ *ctbypass - make traffic'"
+	check "$prefix: exactly $((4 + pages)) files" test "$(files "$d" | wc -w)" -eq $((4 + pages))
 	check "$prefix: make uninstall" make --no-print-directory uninstall DESTDIR="$d" PREFIX="$prefix"
 	check "$prefix: no file left" test -z "$(files "$d")"
 done
