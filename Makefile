@@ -176,8 +176,8 @@ $(OUTPUT)/man/%.8: doc/man/%.8.scd
 # ---- install ----------------------------------------------------------------------------
 # `make install` (PREFIX=/usr/local, DESTDIR for staging): the binary, the systemd unit
 # (ExecStart= follows PREFIX), the example configuration (never over an existing one), the
-# Prometheus rules and the man pages. `make uninstall` removes exactly those, the
-# configuration only while it is still the example.
+# Prometheus rules, the man pages and the bash completion. `make uninstall` removes exactly
+# those, the configuration only while it is still the example.
 PREFIX ?= /usr/local
 SBINDIR := $(PREFIX)/sbin
 DATADIR := $(PREFIX)/share/ctbypass
@@ -186,8 +186,10 @@ UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/syste
 # The binary reads /etc/ctbypass/ctbypass.conf whatever the prefix.
 CONFDIR := /etc/ctbypass
 MANDIR := $(PREFIX)/share/man/man8
+COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
 INSTALLED := $(SBINDIR)/ctbypass $(UNITDIR)/ctbypass.service \
-	$(DATADIR)/prometheus/ctbypass.rules.yml $(addprefix $(MANDIR)/,$(notdir $(MAN_PAGES)))
+	$(DATADIR)/prometheus/ctbypass.rules.yml $(addprefix $(MANDIR)/,$(notdir $(MAN_PAGES))) \
+	$(COMPLETIONDIR)/ctbypass
 
 .PHONY: install uninstall
 install: $(OUTPUT)/ctbypass $(MAN_PAGES)
@@ -200,6 +202,7 @@ install: $(OUTPUT)/ctbypass $(MAN_PAGES)
 		$(DESTDIR)$(DATADIR)/prometheus/ctbypass.rules.yml
 	$(Q)install -d $(DESTDIR)$(MANDIR)
 	$(Q)install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/
+	$(Q)install -D -m 0644 contrib/bash-completion/ctbypass $(DESTDIR)$(COMPLETIONDIR)/ctbypass
 	$(Q)[ -e $(DESTDIR)$(CONFDIR)/ctbypass.conf ] || \
 		install -D -m 0644 contrib/ctbypass.conf $(DESTDIR)$(CONFDIR)/ctbypass.conf
 	$(Q)echo "installed ctbypass $(VERSION) under $(DESTDIR)$(PREFIX)"

@@ -87,6 +87,7 @@ for suite in "${suites[@]}"; do
 		run "prometheus-rules" tests/prometheus/test_rules.sh
 		run "install" tests/install/test_install.sh
 		run "man" tests/man/test_man.sh
+		run "completion" tests/completion/test_completion.sh
 		;;
 	asan)
 		tests=("$out"/asan/tests/test_*)

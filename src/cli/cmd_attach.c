@@ -46,7 +46,8 @@ static const char help[] =
 	"iptables rules and refuses if the bypass would break NAT or a stateful\n"
 	"firewall on this traffic, printing the exact rule to add. Attaching again\n"
 	"replaces the configuration in place: traffic bypassed before and after stays\n"
-	"bypassed throughout.\n";
+	"bypassed throughout.\n"
+	"  -h, --help           print this help\n";
 
 struct attach_args {
 	struct ctb_config cfg;

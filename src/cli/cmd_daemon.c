@@ -32,7 +32,8 @@ static const char help[] =
 	"                       " CTB_METRICS_ADDRESS_DEFAULT "; only GET /metrics and /)\n"
 	"  --metrics-interval S seconds between metrics samples (default 5)\n"
 	"  --telemetry KIND     what counts conntrack inserts: auto (fentry, else kprobe,\n"
-	"                       else none), fentry, kprobe, stats (none; drops still count)\n";
+	"                       else none), fentry, kprobe, stats (none; drops still count)\n"
+	"  -h, --help           print this help\n";
 
 #define MAX_FLAGS 32
 

@@ -14,7 +14,9 @@ static const char help[] = "Usage: ctbypass [-n NETNS] detach [--wait SECONDS]\n
 			   "nftables table. Traffic is tracked again from the next packet.\n"
 			   "Running it when nothing is attached is not an error.\n"
 			   "--wait SECONDS: how long to wait while another ctbypass command\n"
-			   "changes this namespace (default 10).\n";
+			   "changes this namespace (default 10).\n"
+			   "\n"
+			   "  -h, --help           print this help\n";
 
 static int detach_locked(void)
 {

@@ -23,7 +23,8 @@ static const char help[] =
     "    findings for exactly that traffic.\n"
     "  --ports LIST       also run the preflight for these server ports\n"
     "  --upstream LIST    also run the preflight for these upstreams\n"
-    "  --json             print one object (README.md documents its fields)\n";
+    "  --json             print one object (README.md documents its fields)\n"
+    "  -h, --help           print this help\n";
 
 struct doctor_args {
 	struct ctb_config requested;

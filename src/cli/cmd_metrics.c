@@ -24,7 +24,8 @@ static const char help[] =
 	"\n"
 	"  --output FILE   write FILE atomically instead (a temporary file in the same\n"
 	"                  folder, renamed over it): for node_exporter's textfile\n"
-	"                  collector, FILE ends in .prom in its --collector.textfile.directory\n";
+	"                  collector, FILE ends in .prom in its --collector.textfile.directory\n"
+	"  -h, --help           print this help\n";
 
 /* Writes S to PATH through a temporary file in its folder, renamed over it. */
 static int write_atomically(const char *path, const struct ctb_metrics_sample *s)

@@ -18,7 +18,9 @@ static const char ports_help[] =
 	"attach. LIST: 80,81,8000-8010. 'add' deletes existing conntrack entries of the\n"
 	"added traffic (--no-flush keeps them). Traffic that stays bypassed is never\n"
 	"tracked in between. Added ports go through the same preflight as attach\n"
-	"(--accept IDS accepts the findings with those ids, --force every finding).\n";
+	"(--accept IDS accepts the findings with those ids, --force every finding).\n"
+	"\n"
+	"  -h, --help           print this help\n";
 
 static const char upstream_help[] =
 	"Usage: ctbypass [-n NETNS] upstream add|del LIST [--no-flush] [--accept IDS] [--force]\n"
@@ -28,7 +30,9 @@ static const char upstream_help[] =
 	"ADDR[/LEN]:PORT or [IPV6][/LEN]:PORT. 'add' deletes existing conntrack entries\n"
 	"of the added traffic (--no-flush keeps them). Added upstreams go through the\n"
 	"same preflight as attach (--accept IDS accepts the findings with those ids,\n"
-	"--force every finding).\n";
+	"--force every finding).\n"
+	"\n"
+	"  -h, --help           print this help\n";
 
 enum change_kind { CHANGE_PORTS, CHANGE_UPSTREAMS };
 

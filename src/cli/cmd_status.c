@@ -16,7 +16,9 @@ static const char help[] = "Usage: ctbypass [-n NETNS] status [--json]\n"
 			   "nftables rules left untracked. --json prints one object (README.md\n"
 			   "documents its fields). It also checks that the kernel still holds\n"
 			   "what ctbypass meant (health); exit status 1 when attached with\n"
-			   "problems, 0 when healthy or not attached.\n";
+			   "problems, 0 when healthy or not attached.\n"
+			   "\n"
+			   "  -h, --help           print this help\n";
 
 int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 {

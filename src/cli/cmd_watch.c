@@ -38,7 +38,8 @@ static const char help[] =
 	"  --json              one JSON object per interval (README.md lists the fields)\n"
 	"  --backend B         auto (default: the best that loads), fentry, kprobe, netlink\n"
 	"\n"
-	"Ctrl-C or SIGTERM prints the interval under way, then detaches everything.\n";
+	"Ctrl-C or SIGTERM prints the interval under way, then detaches everything.\n"
+	"  -h, --help           print this help\n";
 
 struct watch_opts {
 	double interval;

@@ -49,7 +49,9 @@ for prefix in /usr /usr/local; do
 		test "$(stat -c %a "$man8"/ctbypass*.8 | grep -cx 644)" -eq "$pages"
 	check "$prefix: man -l reads an installed page" \
 		bash -c "MANWIDTH=200 man -l '$man8/ctbypass.8' | grep -q '^ *ctbypass - make traffic'"
-	check "$prefix: exactly $((4 + pages)) files" test "$(files "$d" | wc -w)" -eq $((4 + pages))
+	check "$prefix: the bash completion" \
+		cmp contrib/bash-completion/ctbypass "$d$prefix/share/bash-completion/completions/ctbypass"
+	check "$prefix: exactly $((5 + pages)) files" test "$(files "$d" | wc -w)" -eq $((5 + pages))
 	check "$prefix: make uninstall" make --no-print-directory uninstall DESTDIR="$d" PREFIX="$prefix"
 	check "$prefix: no file left" test -z "$(files "$d")"
 done

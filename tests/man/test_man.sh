@@ -108,11 +108,8 @@ option_checks() {
 	for opt in $options; do
 		check "$label: --$opt in $page's OPTIONS" in_list "$opt" <<<"$documented"
 		if [ "$opt" = help ] && [ "$label" != ctbypass ]; then
-			# A command's help is what --help prints; `ctbypass --help` points to it
-			# ("'ctbypass COMMAND --help' describes each command").
 			check "$label: --help prints the command's usage" \
 				grep -q "^Usage: ctbypass .* $label " <<<"$help"
-			continue
 		fi
 		check "$label: --$opt in '$*'" grep -qE -- "--$opt([^a-z0-9-]|\$)" <<<"$help"
 	done
