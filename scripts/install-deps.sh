@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Installs the Debian 12 packages ctbypass needs to build, test and demo.
 # Idempotent: installs only what is missing, and runs apt-get update only then.
-# Usage: scripts/install-deps.sh [build|test|demo|vm|bench]...   (default: build)
+# Usage: scripts/install-deps.sh [build|test|demo|vm|bench|deb|test-install]...   (default: build)
 set -euo pipefail
 
 # libinih-dev: the daemon's configuration file; libsystemd-dev: its sd_notify;
@@ -30,6 +30,10 @@ demo=(nginx-light curl wrk procps)
 vm=(qemu-system-x86 busybox-static cpio kmod)
 # make bench: load generators, plots, and the seeds' iptables rules to compare with.
 bench=(nginx-light curl wrk apache2-utils gnuplot-nox iptables procps util-linux)
+# make deb: debhelper builds the package, lintian checks it; make test-install installs it
+# into a debootstrapped minbase root.
+deb=(debhelper dpkg-dev lintian)
+test_install=(debootstrap util-linux)
 
 want=("${build[@]}" "${runtime[@]}")
 for group in "${@:-build}"; do
@@ -39,7 +43,9 @@ for group in "${@:-build}"; do
 	demo) want+=("${demo[@]}") ;;
 	vm) want+=("${vm[@]}") ;;
 	bench) want+=("${bench[@]}") ;;
-	*) echo "install-deps: unknown group '$group' (build, test, demo, vm, bench)" >&2; exit 2 ;;
+	deb) want+=("${deb[@]}") ;;
+	test-install) want+=("${deb[@]}" "${test_install[@]}") ;;
+	*) echo "install-deps: unknown group '$group' (build, test, demo, vm, bench, deb, test-install)" >&2; exit 2 ;;
 	esac
 done
 
