@@ -10,6 +10,9 @@
 #                           run on that kernel instead of Debian's current 6.1
 #      VMTEST_ACCEL=kvm|tcg skip the KVM probe
 #      VMTEST_ONLY="lab_smoke test_state"   run only these parts of the guest suite
+#      VMTEST_APPEND="loglevel=7"   more guest kernel arguments (here: every message)
+# A soft lockup in the guest panics it (softlockup_panic=1): the run fails at once with
+# the stack trace on the console, rather than hanging until the timeout.
 #      VMTEST_BENCH=PART VMTEST_BENCH_OUT=DIR   run bench/PART.sh in the guest
 #                           instead of the suite (with the BENCH_* knobs set
 #                           here) and write what it produced into DIR
@@ -122,7 +125,7 @@ cpu=max
 [ "$accel" = kvm ] && cpu=host
 qemu=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 -nographic -no-reboot
       -nic none -kernel "$kernel" -initrd "$initrd"
-      -append "console=ttyS0 quiet panic=-1${VMTEST_ONLY:+ vmtest.only=${VMTEST_ONLY// /,}}$bench_args")
+      -append "console=ttyS0 quiet panic=-1 softlockup_panic=1${VMTEST_ONLY:+ vmtest.only=${VMTEST_ONLY// /,}}$bench_args${VMTEST_APPEND:+ $VMTEST_APPEND}")
 console=$vmdir/console.log
 : >"$console"
 log "booting $kver ($accel): ${qemu[*]}"
