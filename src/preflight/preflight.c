@@ -1131,7 +1131,8 @@ int ctb_preflight_analyse(const struct ctb_config *cfg, const struct fw_ruleset 
 			  const struct ctb_host_facts *facts, struct ctb_findings *out)
 {
 	struct analysis an = { .cfg = cfg, .rs = rs, .facts = facts, .out = out,
-			       .budget = { FW_BUDGET_DEFAULT } };
+			       .budget = { facts->step_budget > 0 ? facts->step_budget
+								  : FW_BUDGET_DEFAULT } };
 	int ret;
 
 	memset(out, 0, sizeof(*out));

@@ -66,6 +66,10 @@ struct ctb_host_facts {
 	unsigned int loaded_helpers; /* CTB_HELPER_* bits of helper modules loaded */
 	/* The namespace's local prefixes; NULL: unknown (every address may be local). */
 	const struct ctb_local_addrs *locals;
+	/* Evaluation steps for the whole analysis; 0: FW_BUDGET_DEFAULT. The fuzz harnesses
+	 * give less, so that an input spending all of it fits their per-input timeout
+	 * under ASan (the default took over 10 s there). */
+	long step_budget;
 };
 
 /* Reads the live rulesets of the current namespace and analyses them. */

@@ -53,6 +53,8 @@ static inline void fuzz_analyse(const struct fw_ruleset *rs)
 		.iptables_nft_cmd = "iptables", .iptables_legacy_cmd = "iptables-legacy",
 		.upstream_source = sources, .upstream_source_known = known,
 		.loaded_helpers = ~0u,
+		/* Bounded like the real one, small enough for libFuzzer's timeout. */
+		.step_budget = 200000,
 	};
 	static const struct {
 		int family;
