@@ -66,7 +66,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check unit bpftest netnstest vmtest demo bench
+.PHONY: all clean deps test check unit bpftest netnstest vmtest vmtest-all demo bench
 
 all: $(OUTPUT)/ctbypass
 
@@ -133,9 +133,14 @@ bpftest: $(BPF_TESTS)
 netnstest: all $(TOOLS) $(TEST_BPF_OBJS)
 	$(Q)tests/run-all.sh netns
 
+# KERNEL=5.10|6.1|6.12: Debian's kernel of that series (default 6.1); vmtest-all: each.
 vmtest: all $(TOOLS) $(TEST_BPF_OBJS)
 	$(Q)scripts/install-deps.sh vm
-	$(Q)scripts/vm/vmtest.sh
+	$(Q)VMTEST_SERIES=$(or $(KERNEL),6.1) scripts/vm/vmtest.sh
+
+vmtest-all: all $(TOOLS) $(TEST_BPF_OBJS)
+	$(Q)scripts/install-deps.sh vm
+	$(Q)scripts/vm/vmtest-all.sh
 
 demo:
 	$(Q)scripts/install-deps.sh build demo

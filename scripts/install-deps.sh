@@ -27,7 +27,8 @@ test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-d
       man-db)
 # procps: the demo sets sysctls in its namespaces (a minbase has no sysctl).
 demo=(nginx-light curl wrk procps)
-vm=(qemu-system-x86 busybox-static cpio kmod)
+# xz-utils: trixie's kernel modules are .ko.xz, unpacked into the initramfs.
+vm=(qemu-system-x86 busybox-static cpio kmod xz-utils)
 # make bench: load generators, plots, and the seeds' iptables rules to compare with.
 bench=(nginx-light curl wrk apache2-utils gnuplot-nox iptables procps util-linux)
 # make deb: debhelper builds the package, lintian checks it; make test-install installs it

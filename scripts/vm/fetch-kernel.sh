@@ -1,36 +1,66 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Fetches Debian's current 6.1 kernel for the VM lab into .cache/vm/ and prints
-# the directory it was unpacked into (holding boot/vmlinuz-* and lib/modules/*).
-# The newest ABI is resolved through apt, not hard-coded, so the lab follows
-# Debian's security updates; a cached package is reused without downloading.
-# Usage: scripts/vm/fetch-kernel.sh   (messages on stderr, the directory on stdout)
+# Fetches Debian's current kernel of one series for the VM lab into .cache/vm/ and
+# prints the directory it was unpacked into (holding boot/vmlinuz-* and lib/modules/*).
+#   5.10  bullseye (Debian 11)    linux-image-5.10.0-N-ARCH
+#   6.1   bookworm (Debian 12)    linux-image-6.1.0-N-ARCH      (the default)
+#   6.12  trixie (Debian 13)      linux-image-6.12.N+deb13-ARCH
+# The newest ABI is resolved through apt, not hard-coded, so the lab follows Debian's
+# security updates. apt runs with a private configuration per series (sources, lists
+# and cache under .cache/vm/apt/SERIES/): the machine's own sources and lists are
+# neither read nor changed, whatever release the machine runs. A cached package is
+# reused without downloading; one unpacked kernel is kept per series and architecture.
+# Usage: scripts/vm/fetch-kernel.sh [SERIES [ARCH]]   (ARCH: amd64, the default, or arm64)
+#   messages on stderr, the directory on stdout
+# Env: VMTEST_MIRROR=URL  the Debian mirror (default: the one the machine's apt uses);
+#      VMTEST_CACHE=DIR   instead of .cache/vm
 set -euo pipefail
 shopt -s nullglob
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/vm/apt-private.sh
+. "$repo/scripts/vm/apt-private.sh"
 cache=${VMTEST_CACHE:-$repo/.cache/vm}
-debs=$cache/debs
-kernels=$cache/kernels
+series=${1:-6.1}
+arch=${2:-amd64}
 
 log() { echo "fetch-kernel: $*" >&2; }
 
-# Newest linux-image-6.1.0-N-amd64 with a download candidate, as "name version".
+case $series in
+5.10) suite=bullseye name_re='5\.10\.0-[0-9]+' ;;
+6.1) suite=bookworm name_re='6\.1\.0-[0-9]+' ;;
+6.12) suite=trixie name_re='6\.12\.[0-9]+\+deb13' ;;
+*) log "unknown series '$series' (5.10, 6.1 or 6.12)"; exit 2 ;;
+esac
+case $arch in
+amd64 | arm64) ;;
+*) log "unknown architecture '$arch' (amd64 or arm64)"; exit 2 ;;
+esac
+# One cache folder per series and architecture; amd64 keeps the plain series name.
+key=$series
+[ "$arch" = amd64 ] || key=$series-$arch
+debs=$cache/debs/$key
+kernels=$cache/kernels/$key
+aptdir=$cache/apt/$key
+
+# Newest linux-image of the series with a download candidate, as "name version".
 # The signed plain flavour is preferred; -unsigned has the same kernel and modules.
-# (apt-cache also names packages no source offers any more, hence the check.)
 resolve() {
-	local names name ver
-	# Sorted on the ABI number, then the plain name before -unsigned.
-	names=$(apt-cache pkgnames linux-image-6.1.0- 2>/dev/null |
-		grep -E '^linux-image-6\.1\.0-[0-9]+-amd64(-unsigned)?$' |
-		sort -t- -k4,4nr -k6,6) || return 0
-	for name in $names; do
-		ver=$(apt-cache policy "$name" | awk '/Candidate:/ { print $2 }')
-		if [ -n "$ver" ] && [ "$ver" != "(none)" ]; then
-			echo "$name $ver"
-			return 0
-		fi
-	done
+	local names
+	names=$(apt_private apt-cache pkgnames linux-image- 2>/dev/null |
+		grep -E "^linux-image-$name_re-$arch(-unsigned)?\$") || return 0
+	# One policy call for all names ("name:" then "  Candidate: version" each).
+	# shellcheck disable=SC2086 # one word per package name
+	apt_private apt-cache policy $names 2>/dev/null |
+		awk '/^[^ ]/ { n = $1; sub(/:$/, "", n) }
+		     /Candidate:/ && $2 != "(none)" { print $2, n }' | sort -V -k1,1 | awk '
+		{ v[NR] = $1; n[NR] = $2 }
+		END {
+			if (!NR) exit
+			best = v[NR]
+			for (i = 1; i <= NR; i++) if (v[i] == best && n[i] !~ /-unsigned$/) { print n[i], v[i]; exit }
+			print n[NR], v[NR]
+		}'
 }
 
 # The unpacked tree for one package, made once: extract, then depmod, then rename,
@@ -38,30 +68,32 @@ resolve() {
 unpack() {
 	local deb=$1 dir=$2 tmp kver
 	tmp=$(mktemp -d "$kernels/.unpack.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
+	# shellcheck disable=SC2064 # expanded now: tmp is gone when the trap runs
+	trap "rm -rf '$tmp'" EXIT
 	dpkg-deb -x "$deb" "$tmp"
+	# trixie's packages install into /usr/lib/modules (merged /usr); the lab reads lib/.
+	if [ -d "$tmp/usr/lib/modules" ] && ! [ -d "$tmp/lib/modules" ]; then
+		mkdir -p "$tmp/lib"
+		mv "$tmp/usr/lib/modules" "$tmp/lib/modules"
+	fi
 	kver=$(basename "$tmp"/lib/modules/*)
 	# The package leaves modules.dep to its postinst; depmod -b builds it for this tree.
 	depmod -b "$tmp" "$kver"
 	mv "$tmp" "$dir"
 	trap - EXIT
-	# Each unpacked kernel is ~500 MB; only the current one is kept.
+	# Each unpacked kernel is ~500 MB; only the series' current one is kept.
 	find "$kernels" -mindepth 1 -maxdepth 1 -name 'linux-image-*' ! -path "$dir" \
 		-exec rm -rf {} +
 }
 
-# apt-get download writes into the current directory. As root it would hand the
-# fetch to the _apt user, who cannot write into a root-owned repo: keep it root.
 download() {
-	local sandbox=()
-	[ "$(id -u)" -ne 0 ] || sandbox=(-o APT::Sandbox::User=root)
-	(cd "$debs" && apt-get download -q "${sandbox[@]}" "$1" >&2)
+	(cd "$debs" && apt_private apt-get download -q "$1" >&2)
 }
 
 # Offline, or apt names nothing: the kernel unpacked by an earlier run still serves.
 use_cached() { # why
 	local cached=("$kernels"/linux-image-*) dir
-	[ ${#cached[@]} -gt 0 ] || { log "$1, and no kernel is cached"; exit 1; }
+	[ ${#cached[@]} -gt 0 ] || { log "$1, and no $series kernel is cached"; exit 1; }
 	dir=$(printf '%s\n' "${cached[@]}" | sort -V | tail -n 1)
 	log "$1; using cached $(basename "$dir")"
 	echo "$dir"
@@ -69,15 +101,18 @@ use_cached() { # why
 }
 
 mkdir -p "$debs" "$kernels"
-
-pkg=$(resolve)
-if [ -z "$pkg" ] && [ "$(id -u)" -eq 0 ]; then
-	# No candidate usually means apt's lists were never fetched on this machine.
-	log "no linux-image-6.1.0-*-amd64 known to apt; running apt-get update"
-	apt-get update -qq >&2
-	pkg=$(resolve)
+# Before series had folders of their own, the one 6.1 kernel lay directly in kernels/.
+if [ "$key" = 6.1 ]; then
+	for old in "$cache"/kernels/linux-image-6.1.0-* "$cache"/debs/linux-image-6.1.0-*.deb; do
+		mv "$old" "$(dirname "$old")/6.1/"
+	done
 fi
-[ -n "$pkg" ] || use_cached "apt knows no linux-image-6.1.0-*-amd64"
+apt_private_init "$aptdir" "$suite" "$arch"
+
+apt_private_update || true
+pkg=$(resolve)
+[ -n "$pkg" ] || { apt_private_update force || true; pkg=$(resolve); }
+[ -n "$pkg" ] || use_cached "apt knows no linux-image-$name_re-$arch in $suite"
 
 read -r name ver <<<"$pkg"
 dir=$kernels/${name}_$ver
@@ -92,16 +127,16 @@ found=("$debs/${name}_${ver//:/%3a}_"*.deb)
 if [ ${#found[@]} -eq 0 ]; then
 	log "downloading $name $ver"
 	if ! download "$name=$ver"; then
-		# A stale list names a version the mirror has dropped: refresh, start over once.
-		if [ "$(id -u)" -eq 0 ] && [ -z "${FETCH_KERNEL_RETRY:-}" ]; then
-			apt-get update -qq >&2 || true
-			FETCH_KERNEL_RETRY=1 exec "$0"
+		# A stale list names a version the mirror has dropped: refresh, try once more.
+		if ! apt_private_update force || ! pkg=$(resolve) || [ -z "$pkg" ] ||
+			! read -r name ver <<<"$pkg" || ! download "$name=$ver"; then
+			use_cached "cannot download $name $ver"
 		fi
-		use_cached "cannot download $name $ver"
+		dir=$kernels/${name}_$ver
 	fi
 	found=("$debs/${name}_${ver//:/%3a}_"*.deb)
 	[ ${#found[@]} -gt 0 ] || { log "apt-get download left no $name .deb"; exit 1; }
-	# Older packages of the same flavour are of no further use.
+	# Older packages of the series are of no further use.
 	find "$debs" -name 'linux-image-*.deb' ! -path "${found[0]}" -delete
 fi
 deb=${found[0]}

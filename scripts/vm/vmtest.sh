@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The VM lab (`make vmtest`): boots Debian's 6.1 kernel under QEMU with an
-# initramfs holding ctbypass and its tests, streams the guest console, and exits
-# 0 only if the guest suite passed. Tracing paths (fentry, kprobes) that the host
-# kernel forbids are tested here.
+# The VM lab (`make vmtest`): boots a Debian kernel (6.1 unless told) under QEMU
+# with an initramfs holding ctbypass and its tests, streams the guest console, and
+# exits 0 only if the guest suite passed. Tracing paths (fentry, kprobes) that the
+# host kernel forbids are tested here.
 # Env: VMTEST_TIMEOUT=3600  seconds before a hung guest is killed (the whole
 #      namespace suite runs under TCG: about 10 minutes here)
+#      VMTEST_SERIES=5.10|6.1|6.12   Debian's current kernel of that series
+#                           (bullseye, bookworm, trixie; `make vmtest KERNEL=...`)
 #      VMTEST_KERNEL=/path/to/vmlinuz VMTEST_MODULES=/path/to/lib/modules/<release>
-#                           run on that kernel instead of Debian's current 6.1
+#                           run on that kernel instead of a Debian one
 #      VMTEST_ACCEL=kvm|tcg skip the KVM probe
 #      VMTEST_ONLY="lab_smoke test_state"   run only these parts of the guest suite
 #      VMTEST_APPEND="loglevel=7"   more guest kernel arguments (here: every message)
@@ -16,7 +18,7 @@
 #      VMTEST_BENCH=PART VMTEST_BENCH_OUT=DIR   run bench/PART.sh in the guest
 #                           instead of the suite (with the BENCH_* knobs set
 #                           here) and write what it produced into DIR
-# The console is kept in build/vm/console.log.
+# The console is kept in build/vm/console.log, and a copy in console-<release>.log.
 set -euo pipefail
 shopt -s extglob
 trap 'echo "vmtest: failed at line $LINENO" >&2' ERR
@@ -41,7 +43,7 @@ if [ -n "${VMTEST_KERNEL:-}${VMTEST_MODULES:-}" ]; then
 	kernel=$(cd "$(dirname "$VMTEST_KERNEL")" && pwd)/$(basename "$VMTEST_KERNEL")
 	modules=$(cd "$VMTEST_MODULES" && pwd)
 else
-	kdir=$("$repo/scripts/vm/fetch-kernel.sh")
+	kdir=$("$repo/scripts/vm/fetch-kernel.sh" "${VMTEST_SERIES:-6.1}")
 	kver=$(basename "$(ls -d "$kdir"/lib/modules/*)")
 	kernel=$kdir/boot/vmlinuz-$kver
 	modules=$kdir/lib/modules/$kver
@@ -189,6 +191,7 @@ timing=
 [ -z "$t_suite" ] || timing="boot $(seconds "$t_boot" "$t_suite") s, "
 [ -z "$t_suite" ] || [ -z "$t_done" ] || timing+="suite $(seconds "$t_suite" "$t_done") s, "
 timing+="total $(seconds "$t_start" "$t_end") s"
+cp "$console" "$vmdir/console-$kver.log"
 log "kernel $kver, accel $accel; $timing; console in ${console#"$repo"/}"
 if [ "$rc" = 0 ]; then
 	log PASS

@@ -25,8 +25,12 @@ run_contained() { # cgroup, command...
 	shift
 	mkdir "$cg"
 	bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' - "$cg" "$@" || rc=$?
-	echo 1 >"$cg/cgroup.kill"
-	while grep -q 'populated 1' "$cg/cgroup.events"; do sleep 0.1; done
+	# cgroup.kill is Linux 5.14; before it, each process left is killed by its pid.
+	[ ! -e "$cg/cgroup.kill" ] || echo 1 >"$cg/cgroup.kill"
+	while grep -q 'populated 1' "$cg/cgroup.events"; do
+		[ -e "$cg/cgroup.kill" ] || xargs -r kill -KILL <"$cg/cgroup.procs" 2>/dev/null || true
+		sleep 0.1
+	done
 	rmdir "$cg"
 	return "$rc"
 }
