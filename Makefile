@@ -27,8 +27,24 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initia
 	  -MMD -MP -Iinclude $(SRC_INCLUDES) -I$(OUTPUT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lnftables \
 	  -lnetfilter_conntrack -lmnl -ljansson -linih -lsystemd -lmicrohttpd) -lelf -lz
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -MMD -MP \
-	      -Ivmlinux -Iinclude
+# The BPF programs are built for the architecture the binary is built for, not the
+# build host's: bpf_tracing.h reads kprobe arguments from that architecture's registers
+# and vmlinux.h holds its pt_regs. The target is the C compiler's, so
+# `make CC=aarch64-linux-gnu-gcc` (scripts/cross-build.sh) builds arm64 programs on an
+# x86 host; BPF_ARCH=x86|arm64 overrides. One vmlinux/ARCH/vmlinux.h per architecture.
+BPF_ARCH_x86_64 := x86
+BPF_ARCH_aarch64 := arm64
+ifndef BPF_ARCH
+TARGET_MACHINE := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
+BPF_ARCH := $(or $(BPF_ARCH_$(TARGET_MACHINE)),$(TARGET_MACHINE))
+endif
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -MMD -MP \
+	      -Ivmlinux/$(BPF_ARCH) -Iinclude
+ifeq ($(wildcard vmlinux/$(BPF_ARCH)/vmlinux.h),)
+ifneq ($(filter-out clean deps,$(or $(MAKECMDGOALS),all)),)
+$(error ctbypass: no vmlinux/$(BPF_ARCH)/vmlinux.h for the target's BPF architecture '$(BPF_ARCH)' (vmlinux/regenerate.sh makes one))
+endif
+endif
 
 # VERSION holds the release; a build from git says which commit too (0.2.0+g31172a6,
 # -dirty with local changes), a release tarball just the release.

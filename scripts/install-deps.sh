@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Installs the Debian 12 packages ctbypass needs to build, test and demo.
 # Idempotent: installs only what is missing, and runs apt-get update only then.
-# Usage: scripts/install-deps.sh [build|test|demo|vm|bench|deb|test-install]...   (default: build)
+# Usage: scripts/install-deps.sh [build|test|demo|vm|cross|bench|deb|test-install]...   (default: build)
 set -euo pipefail
 
 # libinih-dev: the daemon's configuration file; libsystemd-dev: its sd_notify;
@@ -29,6 +29,9 @@ test=(libcmocka-dev nginx-light curl iptables python3 iputils-ping libclang-rt-d
 demo=(nginx-light curl wrk procps)
 # xz-utils: trixie's kernel modules are .ko.xz, unpacked into the initramfs.
 vm=(qemu-system-x86 busybox-static cpio kmod xz-utils)
+# scripts/cross-build.sh arm64: Debian's cross compiler (the arm64 libraries go into a
+# sysroot of its own); qemu-system-arm boots Debian's arm64 kernel for its smoke test.
+cross=(gcc-aarch64-linux-gnu qemu-system-arm busybox-static cpio kmod xz-utils)
 # make bench: load generators, plots, and the seeds' iptables rules to compare with.
 bench=(nginx-light curl wrk apache2-utils gnuplot-nox iptables procps util-linux)
 # make deb: debhelper builds the package, lintian checks it; make test-install installs it
@@ -43,10 +46,11 @@ for group in "${@:-build}"; do
 	test) want+=("${test[@]}") ;;
 	demo) want+=("${demo[@]}") ;;
 	vm) want+=("${vm[@]}") ;;
+	cross) want+=("${cross[@]}") ;;
 	bench) want+=("${bench[@]}") ;;
 	deb) want+=("${deb[@]}") ;;
 	test-install) want+=("${deb[@]}" "${test_install[@]}") ;;
-	*) echo "install-deps: unknown group '$group' (build, test, demo, vm, bench, deb, test-install)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown group '$group' (build, test, demo, vm, cross, bench, deb, test-install)" >&2; exit 2 ;;
 	esac
 done
 
