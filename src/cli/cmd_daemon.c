@@ -33,6 +33,16 @@ static const char help[] =
 	"  --metrics-interval S seconds between metrics samples (default 5)\n"
 	"  --telemetry KIND     what counts conntrack inserts: auto (fentry, else kprobe,\n"
 	"                       else none), fentry, kprobe, stats (none; drops still count)\n"
+	"Guard (off unless an allowlist is given; README.md \"Guard\"):\n"
+	"  --guard-ports LIST|auto    server ports it may bypass by itself when the table\n"
+	"                       nears full (auto: any port something listens on)\n"
+	"  --guard-upstreams LIST|auto  upstreams it may bypass (auto: any this host uses)\n"
+	"  --guard-deny LIST    ports it never bypasses (default 22; none: no port)\n"
+	"  --guard-fill PCT     act at this fill of nf_conntrack_max, or on a drop\n"
+	"                       (default 90)\n"
+	"  --guard-release-fill PCT  the level for letting go (default 70)\n"
+	"  --guard-release MIN  remove what it added once the fill stayed below the\n"
+	"                       release level this many minutes (default never)\n"
 	"  -h, --help           print this help\n";
 
 #define MAX_FLAGS 32
@@ -53,6 +63,12 @@ int ctb_cmd_daemon(const struct ctb_context *ctx, int argc, char **argv)
 		{ "metrics-address", required_argument, NULL, 0 },
 		{ "metrics-interval", required_argument, NULL, 0 },
 		{ "telemetry", required_argument, NULL, 0 },
+		{ "guard-ports", required_argument, NULL, 0 },
+		{ "guard-upstreams", required_argument, NULL, 0 },
+		{ "guard-deny", required_argument, NULL, 0 },
+		{ "guard-fill", required_argument, NULL, 0 },
+		{ "guard-release-fill", required_argument, NULL, 0 },
+		{ "guard-release", required_argument, NULL, 0 },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },

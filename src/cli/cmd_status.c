@@ -2,6 +2,7 @@
 /* `ctbypass status`: what is bypassed here, and the counters. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "attachment.h"
 #include "health.h"
 #include "preflight.h"
@@ -27,6 +28,7 @@ int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	struct ctb_guard_record *guarded;
 	struct ctb_attachment att;
 	struct ctb_health health;
 	char err[CTB_ERR_LEN];
@@ -65,8 +67,15 @@ int ctb_cmd_status(const struct ctb_context *ctx, int argc, char **argv)
 		ctb_attachment_free(&att);
 		return CTB_EXIT_RUNTIME;
 	}
-	ret = json ? ctb_report_status_json(stdout, &att, &health)
-		   : ctb_report_status(stdout, &att, &health);
+	guarded = malloc(sizeof(*guarded));
+	if (guarded && ctb_guard_record_load(guarded)) {
+		ctb_warn("cannot read what the daemon's guard added");
+		free(guarded);
+		guarded = NULL;
+	}
+	ret = json ? ctb_report_status_json(stdout, &att, &health, guarded)
+		   : ctb_report_status(stdout, &att, &health, guarded);
+	free(guarded);
 	if (!ret && health.count && ctb_attachment_exists(&att))
 		ret = 1; /* attached, but not doing what it should */
 	ctb_health_free(&health);

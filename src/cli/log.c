@@ -40,3 +40,14 @@ void ctb_debug(const char *fmt, ...)
 	emit("", fmt, ap);
 	va_end(ap);
 }
+
+void ctb_dlog(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "<%d>", prio);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

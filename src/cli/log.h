@@ -17,5 +17,7 @@ extern int ctb_verbose;
 __attribute__((format(printf, 1, 2))) void ctb_err(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) void ctb_warn(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) void ctb_debug(const char *fmt, ...);
+/* The daemon's log: a line on stderr with its syslog priority as "<N>", which journald reads. */
+__attribute__((format(printf, 2, 3))) void ctb_dlog(int prio, const char *fmt, ...);
 
 #endif

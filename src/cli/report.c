@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <time.h>
 #include "nft_table.h"
+#include "guard_pick.h"
 #include "report.h"
 
 static void print_ports(FILE *f, const struct ctb_portset *ports)
@@ -126,7 +128,25 @@ static void print_health(FILE *f, const struct ctb_health *health)
 		fprintf(f, "    - %s\n", health->problems[i]);
 }
 
-int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ctb_health *health)
+/* One line per addition of the guard: what, since when, why, and what it held. */
+static void print_guarded(FILE *f, const struct ctb_guard_record *guarded)
+{
+	for (size_t i = 0; guarded && i < guarded->count; i++) {
+		const struct ctb_guard_item *it = &guarded->items[i];
+		char name[CTB_UPSTREAM_STRLEN + 8], when[32];
+		time_t t = (time_t)it->added;
+		struct tm tm;
+
+		ctb_guard_cand_name(&it->cand, name, sizeof(name));
+		if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm))
+			snprintf(when, sizeof(when), "?");
+		fprintf(f, "  %-14s %s since %s: %s; it held %llu entries\n",
+			i ? "" : "guarded", name, when, it->why, (unsigned long long)it->entries);
+	}
+}
+
+int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ctb_health *health,
+		      const struct ctb_guard_record *guarded)
 {
 	const struct ctb_config *cfg = &att->nft.cfg;
 	char names[512];
@@ -152,6 +172,7 @@ int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ct
 	if (cfg->accepted[0])
 		fprintf(f, "  accepted       %s (preflight findings accepted with --accept)\n",
 			cfg->accepted);
+	print_guarded(f, guarded);
 	fputs("arrivals marked by the classifier:\n", f);
 	print_classifier_lines(f, att);
 	fputs("untracked by the nftables rules:\n", f);

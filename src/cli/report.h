@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include "attachment.h"
+#include "guard_record.h"
 #include "health.h"
 
 /* One line: "tcp ports 80-82, upstreams 198.18.0.7:3128 on veth0 (mark 0x4)". */
@@ -14,11 +15,12 @@ void ctb_report_config(FILE *f, const struct ctb_config *cfg, const struct ctb_i
 void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb_config *cfg,
 		     const struct ctb_iface_list *ifaces);
 
-/* `status`, for people. */
-int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ctb_health *health);
+/* `status`, for people. GUARDED: what the daemon's guard added (NULL: unknown). */
+int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ctb_health *health,
+		      const struct ctb_guard_record *guarded);
 
 /* `status --json`: one object; fields documented in README.md. */
 int ctb_report_status_json(FILE *f, const struct ctb_attachment *att,
-			   const struct ctb_health *health);
+			   const struct ctb_health *health, const struct ctb_guard_record *guarded);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include "guard_pick.h"
 #include "report.h"
 
 /* The comma-separated ids as an array. */
@@ -118,8 +119,26 @@ static json_t *changing_json(const struct ctb_health *health)
 			 health->holder.command[0] ? health->holder.command : "?");
 }
 
+static json_t *guarded_json(const struct ctb_guard_record *guarded)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; guarded && i < guarded->count; i++) {
+		const struct ctb_guard_item *it = &guarded->items[i];
+		char name[CTB_UPSTREAM_STRLEN + 8];
+
+		ctb_guard_cand_name(&it->cand, name, sizeof(name));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:I,s:s}", "traffic", name, "role",
+						     it->cand.role == CTB_ROLE_SERVER ? "port"
+										      : "upstream",
+						     "added", (json_int_t)it->added, "entries",
+						     (json_int_t)it->entries, "why", it->why));
+	}
+	return arr;
+}
+
 int ctb_report_status_json(FILE *f, const struct ctb_attachment *att,
-			   const struct ctb_health *health)
+			   const struct ctb_health *health, const struct ctb_guard_record *guarded)
 {
 	const struct ctb_config *cfg = &att->nft.cfg;
 	json_t *root = json_object(), *ifaces = json_array(), *counters = json_object();
@@ -138,6 +157,7 @@ int ctb_report_status_json(FILE *f, const struct ctb_attachment *att,
 	json_object_set_new(root, "mark", att->nft.present ? json_integer(cfg->mark) : json_null());
 	json_object_set_new(root, "forced", json_boolean(cfg->forced));
 	json_object_set_new(root, "accepted", accepted_json(cfg->accepted));
+	json_object_set_new(root, "guarded", guarded_json(guarded));
 	json_object_set_new(counters, "classifier", classifier_json(att));
 	json_object_set_new(counters, "untracked_arrivals", counter_json(&att->nft.arrivals));
 	json_object_set_new(counters, "untracked_departures", counter_json(&att->nft.departures));

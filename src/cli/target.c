@@ -95,6 +95,9 @@ void ctb_end_change(struct ctb_lock *lock, bool ok, bool detached)
 	/* Nothing of ours left: neither is the last look at its backstop. */
 	if (ok && detached && !ctb_runtime_path("backstop", path, sizeof(path)))
 		unlink(path);
+	/* ...nor is what the guard added (guard_record.h). */
+	if (ok && detached && !ctb_runtime_path("guarded", path, sizeof(path)))
+		unlink(path);
 	ctb_lock_release(lock, ok && detached);
 }
 

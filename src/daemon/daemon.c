@@ -16,13 +16,14 @@
 #include "daemon.h"
 #include "daemon_claim.h"
 #include "daemon_events.h"
+#include "daemon_guard.h"
 #include "daemon_metrics.h"
 #include "health.h"
 #include "log.h"
 #include "preflight.h"
 
 /* What woke a look: at start an apply always runs; events wait out a backoff. */
-enum wake { WAKE_START, WAKE_EVENT, WAKE_PERIODIC, WAKE_RELOAD };
+enum wake { WAKE_START, WAKE_EVENT, WAKE_PERIODIC, WAKE_RELOAD, WAKE_GUARD };
 
 /* Notifications come in bursts (one change is many messages): look once they settle. */
 #define SETTLE_MS 50
@@ -45,19 +46,21 @@ struct daemon {
 	 * bypass: a daemon that only watches leaves the CLI free. -1: not held. */
 	int claim;
 	struct ctb_daemon_metrics metrics;
+	struct ctb_daemon_guard guard;
 };
 
-/* journald reads the priority from a "<N>" prefix on stderr. */
-__attribute__((format(printf, 2, 3))) static void dlog(int prio, const char *fmt, ...)
+/*
+ * The daemon manages the namespace (holds its claim, applies) when it has
+ * something to bypass: configured traffic, a guard that may add some, or
+ * what the guard added before.
+ */
+static bool manages(const struct daemon *d)
 {
-	va_list ap;
-
-	fprintf(stderr, "<%d>", prio);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	return ctb_config_has_targets(&d->want.cfg) || ctb_guard_enabled(&d->want.guard) ||
+	       (d->guard.record && d->guard.record->count);
 }
+
+#define dlog ctb_dlog
 
 
 static long long now_ms(void)
@@ -80,6 +83,10 @@ int ctb_daemon_load(const struct ctb_daemon_source *src, struct ctb_daemon_setti
 		ret = ctb_daemon_set(out, src->keys[i], src->values[i], why, sizeof(why));
 		if (ret)
 			snprintf(err, errlen, "--%s: %s", src->keys[i], why);
+	}
+	if (!ret && ctb_daemon_settings_check(out, why, sizeof(why))) {
+		snprintf(err, errlen, "%s", why);
+		ret = -EINVAL;
 	}
 	if (ret)
 		ctb_daemon_settings_free(out);
@@ -129,12 +136,15 @@ static bool preflight_allows(struct daemon *d)
 	return ok;
 }
 
-/* What the table will record: the wanted traffic, interfaces canonical, acceptance. */
+/*
+ * What the table will record: the wanted traffic and what the guard added,
+ * interfaces canonical, acceptance.
+ */
 static int desired(struct daemon *d, struct ctb_config *cfg, struct ctb_iface_list *ifaces)
 {
 	int ret;
 
-	if (ctb_config_copy(cfg, &d->want.cfg))
+	if (ctb_config_copy(cfg, &d->want.cfg) || ctb_guard_record_apply(d->guard.record, cfg))
 		return CTB_EXIT_RUNTIME;
 	free(cfg->iface_list);
 	cfg->iface_list = NULL;
@@ -214,7 +224,7 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 	size_t repairable;
 	int ret;
 
-	if (!d->gate_passed || !ctb_config_has_targets(&d->want.cfg))
+	if (!d->gate_passed || !manages(d))
 		return 0;
 	if (wake == WAKE_EVENT && now_ms() < d->retry_at)
 		return 0;
@@ -229,6 +239,12 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 	/* An --iface that does not exist (yet): said once per try, tried again backed off. */
 	if (desired(d, &cfg, &ifaces)) {
 		back_off(d);
+		goto out;
+	}
+	/* A guard that has added nothing yet: nothing to apply, what is there stays. */
+	if (!ctb_config_has_targets(&cfg)) {
+		ok = true;
+		ret = 0;
 		goto out;
 	}
 	if (ctb_health_check_locked(&att, &health))
@@ -255,8 +271,11 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 		if (!health.advisory[i])
 			dlog(LOG_NOTICE, "%s: repairing: %s", why, health.problems[i]);
 	fflush(stdout);
-	/* A fresh classifier over the same maps, as `attach` does: new interfaces get it. */
-	ret = ctb_apply_and_report("daemon", &att, &cfg, &ifaces, true, !d->want.no_flush);
+	/* A fresh classifier over the same maps, as `attach` does: new interfaces get it.
+	 * The guard's changes keep it (only sets and maps change: sooner in place), and
+	 * always flush: the entries of what it bypasses are what fills the table. */
+	ret = ctb_apply_and_report("daemon", &att, &cfg, &ifaces, wake != WAKE_GUARD,
+				   wake == WAKE_GUARD || !d->want.no_flush);
 	fflush(stdout);
 	ok = !ret;
 	d->applied = ok;
@@ -311,7 +330,122 @@ static void check_after_apply(struct daemon *d)
 	ctb_attachment_free(&att);
 }
 
-static int detach_all(struct daemon *d)
+static int detach_all(struct daemon *d, const char *what);
+
+/*
+ * The guard says the table nears full (WHY: its numbers): pick what to add,
+ * apply it through the usual reconcile, and keep it in the record only once
+ * it is in place. One log line says what and why.
+ */
+static void guard_act(struct daemon *d, const char *why)
+{
+	struct ctb_guard_record *next = malloc(sizeof(*next)), *kept = malloc(sizeof(*kept));
+	uint64_t *actions = d->metrics.state.guard_actions;
+	struct ctb_config bypassed = { 0 };
+	char summary[1024];
+	long long t0 = now_ms();
+	int n;
+
+	ctb_guard_trigger_acted(&d->guard.trigger, t0);
+	if (!d->gate_passed) {
+		dlog(LOG_WARNING, "guard: %s: not acting while the preflight refuses the configured "
+				  "bypass", why);
+		actions[CTB_GUARD_ACTION_NONE_ALLOWED]++;
+		goto out;
+	}
+	if (!next || !kept || ctb_config_copy(&bypassed, &d->want.cfg) ||
+	    ctb_guard_record_apply(d->guard.record, &bypassed)) {
+		dlog(LOG_ERR, "guard: %s: out of memory", why);
+		goto out;
+	}
+	n = ctb_daemon_guard_pick(&d->guard, &bypassed, d->want.accept, why, next, summary,
+				  sizeof(summary));
+	if (n < 0) {
+		dlog(LOG_ERR, "guard: %s: cannot read the table: %s", why, strerror(-n));
+		actions[CTB_GUARD_ACTION_FAILED]++;
+		goto out;
+	}
+	if (!n) {
+		dlog(LOG_WARNING, "guard: %s: %s", why, summary);
+		actions[CTB_GUARD_ACTION_NONE_ALLOWED]++;
+		goto out;
+	}
+	/* Applied with the picks in the record; put back as it was if the apply fails. */
+	*kept = *d->guard.record;
+	*d->guard.record = *next;
+	if (reconcile(d, "guard", WAKE_GUARD)) {
+		*d->guard.record = *kept;
+		dlog(LOG_ERR, "guard: %s: %s: the apply failed, nothing changed", why, summary);
+		actions[CTB_GUARD_ACTION_FAILED]++;
+		goto out;
+	}
+	ctb_daemon_guard_commit(&d->guard, next);
+	actions[CTB_GUARD_ACTION_BYPASS]++;
+	dlog(LOG_WARNING, "guard: %s: %s, in place after %lld ms", why, summary, now_ms() - t0);
+	check_after_apply(d);
+out:
+	ctb_config_free(&bypassed);
+	free(next);
+	free(kept);
+}
+
+/* The table stayed below the release level long enough: what the guard added goes. */
+static void guard_release(struct daemon *d, const char *why)
+{
+	struct ctb_guard_record *kept = malloc(sizeof(*kept));
+	size_t count = d->guard.record->count;
+
+	if (!kept)
+		return;
+	*kept = *d->guard.record;
+	d->guard.record->count = 0;
+	if (!ctb_config_has_targets(&d->want.cfg)) {
+		/* Nothing configured: releasing is detaching. */
+		if (detach_all(d, "released what the guard added")) {
+			*d->guard.record = *kept;
+			d->metrics.state.guarded = kept->count;
+			d->metrics.state.guard_actions[CTB_GUARD_ACTION_FAILED]++;
+			free(kept);
+			return;
+		}
+	} else if (reconcile(d, "guard release", WAKE_RELOAD)) {
+		*d->guard.record = *kept;
+		dlog(LOG_ERR, "guard: %s: releasing failed, what it added stays", why);
+		d->metrics.state.guard_actions[CTB_GUARD_ACTION_FAILED]++;
+		ctb_guard_trigger_acted(&d->guard.trigger, now_ms());
+		free(kept);
+		return;
+	} else {
+		check_after_apply(d);
+	}
+	kept->count = 0;
+	ctb_daemon_guard_commit(&d->guard, kept);
+	d->metrics.state.guard_actions[CTB_GUARD_ACTION_RELEASE]++;
+	dlog(LOG_NOTICE, "guard: %s: released the %zu additions; the configured bypass stays",
+	     why, count);
+	free(kept);
+}
+
+/*
+ * The guard's verdicts for its candidates, ahead of need: the bypass it would
+ * add to is the configured one (what it added is bypassed already).
+ */
+static void prepare_guard(struct daemon *d)
+{
+	struct ctb_config cfg = { 0 };
+
+	if (!d->guard.enabled)
+		return;
+	if (ctb_config_copy(&cfg, &d->want.cfg) ||
+	    ctb_guard_record_apply(d->guard.record, &cfg)) {
+		ctb_config_free(&cfg);
+		return;
+	}
+	ctb_daemon_guard_prepare(&d->guard, &cfg, d->want.accept);
+	ctb_config_free(&cfg);
+}
+
+static int detach_all(struct daemon *d, const char *what)
 {
 	struct ctb_attachment att;
 	struct ctb_lock lock = { -1 };
@@ -323,10 +457,14 @@ static int detach_all(struct daemon *d)
 	ret = ctb_attachment_find(&att, err, sizeof(err));
 	if (!ret && ctb_attachment_exists(&att))
 		ret = ctb_attachment_remove(&att, err, sizeof(err));
-	if (ret)
-		dlog(LOG_ERR, "detach on stop incomplete: %s", err);
-	else
-		dlog(LOG_NOTICE, "detached on stop");
+	if (ret) {
+		dlog(LOG_ERR, "%s: the detach is incomplete: %s", what, err);
+	} else {
+		dlog(LOG_NOTICE, "%s: detached", what);
+		/* ctb_end_change removes the record's file: nothing the guard added is left. */
+		d->guard.record->count = 0;
+		d->metrics.state.guarded = 0;
+	}
 	ctb_attachment_free(&att);
 	ctb_end_change(&lock, !ret, !ret);
 	return ret ? CTB_EXIT_RUNTIME : 0;
@@ -392,7 +530,9 @@ static bool reload_settings(struct daemon *d)
 	char old_blocking[sizeof(d->blocking_now)];
 	size_t old_count = d->metrics.state.preflight_blocking;
 
-	if (ctb_config_has_targets(&next.cfg) && own(d, false)) {
+	if ((ctb_config_has_targets(&next.cfg) || ctb_guard_enabled(&next.guard) ||
+	     d->guard.record->count) &&
+	    own(d, false)) {
 		dlog(LOG_ERR, "reload refused, keeping the running configuration");
 		ctb_daemon_settings_free(&next);
 		sd_notify(0, "READY=1\nSTATUS=running (the last reload was refused)");
@@ -417,11 +557,14 @@ static bool reload_settings(struct daemon *d)
 	ctb_daemon_settings_free(&old);
 	d->gate_passed = true;
 	dlog(LOG_NOTICE, "configuration reloaded");
-	if (!ctb_config_has_targets(&d->want.cfg)) {
+	/* What the guard added stays; what the configuration now bypasses itself is its. */
+	ctb_daemon_guard_settings(&d->guard, &d->want.guard);
+	ctb_daemon_guard_prune(&d->guard, &d->want.cfg);
+	prepare_guard(d);
+	if (!manages(d)) {
 		/* What we bypassed goes with our ownership; anything else is not ours. */
 		if (d->claim >= 0) {
-			dlog(LOG_NOTICE, "nothing to bypass: detaching, watching only");
-			detach_all(d);
+			detach_all(d, "nothing to bypass, watching only");
 			disown(d);
 		}
 	} else {
@@ -487,6 +630,8 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			wake = preflight_at;
 		if (d->metrics.server && metrics_at < wake)
 			wake = metrics_at;
+		if (d->guard.next_sample_ms < wake)
+			wake = d->guard.next_sample_ms;
 		if (poll(pfd, 3, wake > now ? (int)(wake - now) : 0) < 0 && errno != EINTR) {
 			dlog(LOG_ERR, "cannot wait for changes: %s", strerror(errno));
 			return CTB_EXIT_RUNTIME;
@@ -504,7 +649,7 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			dlog(LOG_NOTICE, "stopping on %s", strsignal(sig));
 			sd_notify(0, "STOPPING=1");
 			if (d->want.detach_on_stop && d->claim >= 0)
-				return detach_all(d);
+				return detach_all(d, "stopping with detach-on-stop");
 			dlog(LOG_INFO, "the bypass stays in place (detach-on-stop is off)");
 			return 0;
 		}
@@ -518,6 +663,29 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			pending |= kinds;
 		}
 		now = now_ms();
+		/* First: a table filling up waits for nothing else. */
+		if (now >= d->guard.next_sample_ms) {
+			char why[160];
+
+			switch (ctb_daemon_guard_sample(&d->guard, now, why, sizeof(why))) {
+			case CTB_GUARD_ACT:
+				guard_act(d, why);
+				looked = true;
+				break;
+			case CTB_GUARD_RELEASE:
+				guard_release(d, why);
+				looked = true;
+				break;
+			case CTB_GUARD_LIMITED:
+				dlog(LOG_WARNING, "guard: %s: waiting (at most %d actions a minute, "
+						  "%d s apart)",
+				     why, CTB_GUARD_ACTIONS_PER_MINUTE, CTB_GUARD_HOLDOFF_MS / 1000);
+				break;
+			case CTB_GUARD_IDLE:
+				break;
+			}
+			now = now_ms();
+		}
 		if (settle_at >= 0 && now >= settle_at) {
 			const char *why = pending & CTB_EVENT_LOST ? "notifications lost"
 					  : pending & CTB_EVENT_NFT ? "nftables changed"
@@ -543,6 +711,9 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			bool before = d->gate_passed;
 
 			d->gate_passed = preflight_allows(d) || before;
+			/* The rules may have changed: the guard's verdicts are decided again now,
+			 * not when it must act. */
+			prepare_guard(d);
 			looked = true;
 			if (!before && d->gate_passed)
 				reconcile(d, "the preflight now allows it", WAKE_START);
@@ -578,7 +749,14 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 		ctb_err("%s", err);
 		return ret == -EINVAL ? CTB_EXIT_USAGE : CTB_EXIT_RUNTIME;
 	}
-	if (ctb_config_has_targets(&d.want.cfg) && own(&d, true)) {
+	if (ctb_daemon_guard_start(&d.guard, &d.want.guard, &d.metrics.state)) {
+		ctb_err("out of memory");
+		ctb_daemon_settings_free(&d.want);
+		return CTB_EXIT_RUNTIME;
+	}
+	ctb_daemon_guard_prune(&d.guard, &d.want.cfg);
+	if (manages(&d) && own(&d, true)) {
+		ctb_daemon_guard_stop(&d.guard);
 		ctb_daemon_settings_free(&d.want);
 		return CTB_EXIT_RUNTIME;
 	}
@@ -589,6 +767,7 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 		if (sigfd >= 0)
 			close(sigfd);
 		disown(&d);
+		ctb_daemon_guard_stop(&d.guard);
 		ctb_daemon_settings_free(&d.want);
 		return CTB_EXIT_RUNTIME;
 	}
@@ -599,6 +778,7 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 		ctb_events_close(&ev);
 		close(sigfd);
 		disown(&d);
+		ctb_daemon_guard_stop(&d.guard);
 		ctb_daemon_settings_free(&d.want);
 		return CTB_EXIT_RUNTIME;
 	}
@@ -610,9 +790,14 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	if (!d.gate_passed)
 		dlog(LOG_ERR, "the preflight refuses the configuration: not applied; the "
 			       "daemon keeps watching and applies it once the rules allow it");
-	if (!ctb_config_has_targets(&d.want.cfg))
+	if (!manages(&d))
 		dlog(LOG_NOTICE, "nothing to bypass in the configuration: watching only (the "
 				  "namespace stays the CLI's)");
+	prepare_guard(&d);
+	if (d.guard.enabled)
+		dlog(LOG_INFO, "guard on: acting at %g %% full or on a drop, releasing %s",
+		     d.want.guard.fill,
+		     d.want.guard.release_minutes > 0 ? "below the release level" : "never");
 	if (!reconcile(&d, "start", WAKE_START))
 		check_after_apply(&d);
 	/* A scrape from the start finds a sample. */
@@ -621,6 +806,7 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	dlog(LOG_INFO, "running (pid %ld)", (long)getpid());
 	ret = loop(&d, &ev, sigfd);
 	ctb_daemon_metrics_stop(&d.metrics);
+	ctb_daemon_guard_stop(&d.guard);
 	ctb_events_close(&ev);
 	close(sigfd);
 	disown(&d);

@@ -18,6 +18,7 @@ void ctb_daemon_settings_init(struct ctb_daemon_settings *s)
 	s->metrics_interval = CTB_DAEMON_METRICS_INTERVAL_DEFAULT;
 	snprintf(s->metrics_address, sizeof(s->metrics_address), "%s",
 		 CTB_METRICS_ADDRESS_DEFAULT);
+	ctb_guard_settings_init(&s->guard);
 }
 
 const char *const ctb_daemon_telemetry_names[4] = {
@@ -30,6 +31,12 @@ const char *const ctb_daemon_telemetry_names[4] = {
 void ctb_daemon_settings_free(struct ctb_daemon_settings *s)
 {
 	ctb_config_free(&s->cfg);
+	ctb_guard_settings_free(&s->guard);
+}
+
+int ctb_daemon_settings_check(struct ctb_daemon_settings *s, char *err, size_t errlen)
+{
+	return ctb_guard_settings_check(&s->guard, err, errlen);
 }
 
 static int parse_bool(const char *key, const char *value, bool *out, char *err, size_t errlen)
@@ -96,7 +103,10 @@ int ctb_daemon_set(struct ctb_daemon_settings *s, const char *key, const char *v
 		   size_t errlen)
 {
 	struct ctb_config *cfg = &s->cfg;
+	int guard = ctb_guard_set(&s->guard, key, value, err, errlen);
 
+	if (guard <= 0)
+		return guard;
 	/* A list given again replaces the earlier one: flags override the file. */
 	if (!strcmp(key, "ports")) {
 		ctb_portset_clear(&cfg->ports);
@@ -184,7 +194,9 @@ int ctb_daemon_set(struct ctb_daemon_settings *s, const char *key, const char *v
 }
 
 /* The keys whose values add up when the file says them again. */
-static const char *const list_keys[] = { "ports", "upstream", "iface", "accept" };
+static const char *const list_keys[] = { "ports",	    "upstream",	       "iface",
+					 "accept",	    "guard-ports",     "guard-upstreams",
+					 "guard-deny" };
 #define LIST_KEYS (sizeof(list_keys) / sizeof(list_keys[0]))
 
 struct reading {
@@ -248,20 +260,29 @@ static int append_list(struct ctb_daemon_settings *s, const char *key, const cha
 			snprintf(err, errlen, "upstream: out of memory");
 		return ret;
 	}
-	/* iface, accept: the text joined, then checked whole as the key's value */
-	const char *have = !strcmp(key, "iface") ? (cfg->iface_list ? cfg->iface_list : "")
+	/* the others: the text joined, then checked whole as the key's value ("auto" and a
+	 * list said twice make "auto,80", which is refused) */
+	char *guard_text = !strcmp(key, "guard-ports")	      ? ctb_guard_ports_text(&s->guard)
+			   : !strcmp(key, "guard-upstreams") ? ctb_guard_upstreams_text(&s->guard)
+			   : !strcmp(key, "guard-deny")	      ? ctb_guard_deny_text(&s->guard)
+							      : NULL;
+	const char *have = guard_text && strcmp(guard_text, "none") ? guard_text
+			   : guard_text		  ? ""
+			   : !strcmp(key, "iface") ? (cfg->iface_list ? cfg->iface_list : "")
 						   : s->accept;
 	size_t len = strlen(have) + strlen(value) + 2;
 	char *joined = malloc(len);
 	int ret;
 
-	if (!joined) {
+	if (!joined || (!guard_text && !strncmp(key, "guard-", 6))) {
+		free(joined);
 		snprintf(err, errlen, "%s: out of memory", key);
 		return -ENOMEM;
 	}
 	snprintf(joined, len, "%s%s%s", have, *have && *value ? "," : "", value);
 	ret = ctb_daemon_set(s, key, joined, err, errlen);
 	free(joined);
+	free(guard_text);
 	return ret;
 }
 
@@ -372,6 +393,26 @@ static void print_list(FILE *f, const char *key, const char *comma_list)
 	fputc('\n', f);
 }
 
+static void print_guard(FILE *f, const struct ctb_guard_settings *g)
+{
+	char *ports = ctb_guard_ports_text(g), *ups = ctb_guard_upstreams_text(g);
+	char *deny = ctb_guard_deny_text(g);
+
+	if (ports && ups && deny) {
+		print_list(f, "guard-ports", ports);
+		print_list(f, "guard-upstreams", ups);
+		print_list(f, "guard-deny", deny);
+	}
+	free(ports);
+	free(ups);
+	free(deny);
+	fprintf(f, "guard-fill = %g\nguard-release-fill = %g\n", g->fill, g->release_fill);
+	if (g->release_minutes > 0)
+		fprintf(f, "guard-release = %g\n", g->release_minutes);
+	else
+		fprintf(f, "guard-release = never\n");
+}
+
 void ctb_daemon_settings_print(FILE *f, const struct ctb_daemon_settings *s)
 {
 	const struct ctb_config *cfg = &s->cfg;
@@ -398,4 +439,5 @@ void ctb_daemon_settings_print(FILE *f, const struct ctb_daemon_settings *s)
 	fprintf(f, "metrics-address = %s\nmetrics-interval = %g\ntelemetry = %s\n",
 		s->metrics_address[0] ? s->metrics_address : "off", s->metrics_interval,
 		ctb_daemon_telemetry_names[s->telemetry]);
+	print_guard(f, &s->guard);
 }

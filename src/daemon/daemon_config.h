@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "config.h"
+#include "guard_settings.h"
 
 #define CTB_DAEMON_CONFIG_DEFAULT "/etc/ctbypass/ctbypass.conf"
 #define CTB_DAEMON_VERIFY_DEFAULT 10.0 /* seconds between periodic checks */
@@ -35,6 +36,7 @@ struct ctb_daemon_settings {
 	char metrics_address[64]; /* "ADDR:PORT"; empty: no /metrics ("off") */
 	double metrics_interval; /* seconds between samples */
 	enum ctb_daemon_telemetry telemetry;
+	struct ctb_guard_settings guard; /* the guard-* keys */
 };
 
 extern const char *const ctb_daemon_telemetry_names[4];
@@ -57,6 +59,9 @@ int ctb_daemon_config_read(struct ctb_daemon_settings *s, const char *path, bool
 /* The same from an open stream; PATH names it in messages. */
 int ctb_daemon_config_parse(struct ctb_daemon_settings *s, FILE *f, const char *path, char *err,
 			    size_t errlen);
+
+/* What only the whole can say (the guard's levels): -EINVAL with ERR. */
+int ctb_daemon_settings_check(struct ctb_daemon_settings *s, char *err, size_t errlen);
 
 /* The effective settings, one `key = value` line each, as the file would say them. */
 void ctb_daemon_settings_print(FILE *f, const struct ctb_daemon_settings *s);

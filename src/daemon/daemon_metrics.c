@@ -57,9 +57,12 @@ static int open_probes(struct ctb_daemon_metrics *m, enum ctb_daemon_telemetry w
 int ctb_daemon_metrics_start(struct ctb_daemon_metrics *m, const struct ctb_daemon_settings *s,
 			     char *err, size_t errlen)
 {
+	/* The daemon's own state (the guard's, set before) is kept. */
+	struct ctb_metrics_daemon state = m->state;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
+	m->state = state;
 	m->state.reload_ok = true;
 	m->backend = "stats";
 	if (!s->metrics_address[0])

@@ -33,11 +33,28 @@ enum ctb_repair_reason {
 
 const char *ctb_repair_reason_name(enum ctb_repair_reason reason);
 
+/* What the guard did, for ctbypass_guard_actions_total{action}. */
+enum ctb_guard_action {
+	CTB_GUARD_ACTION_BYPASS, /* added traffic to the bypass */
+	CTB_GUARD_ACTION_RELEASE, /* removed what it had added */
+	CTB_GUARD_ACTION_NONE_ALLOWED, /* would have acted: no allowed candidate held entries */
+	CTB_GUARD_ACTION_FAILED, /* its apply failed, nothing changed */
+	CTB_GUARD_ACTIONS,
+};
+
+extern const char *const ctb_guard_action_names[CTB_GUARD_ACTIONS];
+
 /* What the daemon knows that the kernel does not: absent from `ctbypass metrics`. */
 struct ctb_metrics_daemon {
 	uint64_t repairs[CTB_REPAIR_REASONS];
 	bool reload_ok; /* the last reload was applied (true before any) */
 	size_t preflight_blocking; /* findings the preflight now refuses, not accepted */
+	/* The table's trend: seconds until full (INFINITY: not filling); unknown when false. */
+	bool have_forecast;
+	double seconds_to_full;
+	bool guard_enabled;
+	uint64_t guard_actions[CTB_GUARD_ACTIONS];
+	size_t guarded; /* items the guard added that are in place */
 };
 
 struct ctb_metrics_sample {

@@ -14,6 +14,13 @@ static const char *const repair_reason_names[] = {
 	[CTB_REPAIR_CONFIGURATION - CTB_PROBLEM_KINDS] = "configuration",
 };
 
+const char *const ctb_guard_action_names[CTB_GUARD_ACTIONS] = {
+	[CTB_GUARD_ACTION_BYPASS] = "bypass",
+	[CTB_GUARD_ACTION_RELEASE] = "release",
+	[CTB_GUARD_ACTION_NONE_ALLOWED] = "none_allowed",
+	[CTB_GUARD_ACTION_FAILED] = "failed",
+};
+
 const char *ctb_repair_reason_name(enum ctb_repair_reason reason)
 {
 	if ((int)reason < CTB_PROBLEM_KINDS)

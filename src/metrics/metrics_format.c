@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <string.h>
 #include "metrics.h"
@@ -198,6 +199,24 @@ static void daemon_state(FILE *f, const struct ctb_metrics_daemon *d)
 			ctb_repair_reason_name(r), d->repairs[r]);
 	gauge(f, "ctbypass_config_reload_success",
 	      "1 when the daemon's last configuration reload was applied.", d->reload_ok);
+	if (d->have_forecast) {
+		family(f, "ctbypass_conntrack_seconds_to_full", "gauge",
+		       "Seconds until the conntrack table is full at the last 10 s's fill rate "
+		       "(+Inf: not filling).");
+		if (isinf(d->seconds_to_full))
+			fprintf(f, "ctbypass_conntrack_seconds_to_full +Inf\n");
+		else
+			fprintf(f, "ctbypass_conntrack_seconds_to_full %.1f\n", d->seconds_to_full);
+	}
+	if (!d->guard_enabled)
+		return;
+	family(f, "ctbypass_guard_actions_total", "counter",
+	       "What the guard did when the table neared full, by action.");
+	for (int a = 0; a < CTB_GUARD_ACTIONS; a++)
+		fprintf(f, "ctbypass_guard_actions_total{action=\"%s\"} %" PRIu64 "\n",
+			ctb_guard_action_names[a], d->guard_actions[a]);
+	gauge(f, "ctbypass_guarded", "Ports and upstreams the guard added that are bypassed now.",
+	      (double)d->guarded);
 }
 
 int ctb_metrics_write(FILE *f, const struct ctb_metrics_sample *s)

@@ -1237,12 +1237,34 @@ static bool route_source(const struct ctb_upstream *up, uint8_t out[16])
 	return ok;
 }
 
-int ctb_preflight(const struct ctb_config *cfg, struct ctb_findings *out, char *err,
-		  size_t errlen)
+/* Host facts and analysis of CFG against RS, read already. */
+static int analyse_live(const struct ctb_config *cfg, const struct fw_ruleset *rs,
+			struct ctb_host_facts facts, struct ctb_findings *out)
 {
 	size_t n = cfg->upstreams.count ? cfg->upstreams.count : 1;
 	uint8_t(*sources)[16] = calloc(n, 16);
 	bool *known = calloc(n, sizeof(bool));
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!sources || !known) {
+		free(sources);
+		free(known);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->upstreams.count; i++)
+		known[i] = route_source(&cfg->upstreams.items[i], sources[i]);
+	facts.upstream_source = (const uint8_t(*)[16])sources;
+	facts.upstream_source_known = known;
+	ret = ctb_preflight_analyse(cfg, rs, &facts, out);
+	free(sources);
+	free(known);
+	return ret;
+}
+
+int ctb_preflight_each(const struct ctb_config *cfgs, size_t count, struct ctb_findings *outs,
+		       char *err, size_t errlen)
+{
 	struct ctb_host_facts facts = {
 		.iptables_nft_cmd = ctb_iptables_command("nft", 4),
 		.iptables_legacy_cmd = ctb_iptables_command("legacy", 4),
@@ -1252,29 +1274,28 @@ int ctb_preflight(const struct ctb_config *cfg, struct ctb_findings *out, char *
 	struct fw_ruleset rs;
 	int ret;
 
-	memset(out, 0, sizeof(*out));
-	if (!sources || !known) {
-		free(sources);
-		free(known);
-		return -ENOMEM;
-	}
+	for (size_t i = 0; i < count; i++)
+		memset(&outs[i], 0, sizeof(outs[i]));
 	/* Without them every address might be ours: more findings, never fewer. */
 	if (!ctb_local_addrs_read(&locals))
 		facts.locals = &locals;
 	read_port_range(&facts);
-	for (size_t i = 0; i < cfg->upstreams.count; i++)
-		known[i] = route_source(&cfg->upstreams.items[i], sources[i]);
-	facts.upstream_source = (const uint8_t(*)[16])sources;
-	facts.upstream_source_known = known;
 	ret = ctb_firewall_read(&rs, err, errlen);
-	if (!ret) {
-		ret = ctb_preflight_analyse(cfg, &rs, &facts, out);
+	for (size_t i = 0; !ret && i < count; i++) {
+		ret = analyse_live(&cfgs[i], &rs, facts, &outs[i]);
 		if (ret)
 			snprintf(err, errlen, "preflight analysis failed: %s", strerror(-ret));
 	}
+	if (ret)
+		for (size_t i = 0; i < count; i++)
+			ctb_findings_free(&outs[i]);
 	fw_ruleset_free(&rs);
 	ctb_local_addrs_free(&locals);
-	free(sources);
-	free(known);
 	return ret;
+}
+
+int ctb_preflight(const struct ctb_config *cfg, struct ctb_findings *out, char *err,
+		  size_t errlen)
+{
+	return ctb_preflight_each(cfg, 1, out, err, errlen);
 }

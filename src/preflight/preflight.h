@@ -76,6 +76,13 @@ struct ctb_host_facts {
 int ctb_preflight(const struct ctb_config *cfg, struct ctb_findings *out, char *err,
 		  size_t errlen);
 
+/*
+ * The same for each of COUNT configurations, from one reading of the rulesets
+ * (the guard's verdicts for its candidates). On failure none is left to free.
+ */
+int ctb_preflight_each(const struct ctb_config *cfgs, size_t count, struct ctb_findings *outs,
+		       char *err, size_t errlen);
+
 /* The analysis alone, on a ruleset and facts given (unit tests use fixtures). */
 int ctb_preflight_analyse(const struct ctb_config *cfg, const struct fw_ruleset *rs,
 			  const struct ctb_host_facts *facts, struct ctb_findings *out);
