@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "commands.h"
+#include "fill_forecast.h"
 #include "log.h"
 #include "watch.h"
 #include "watch_output.h"
@@ -191,6 +192,7 @@ struct watch_state {
 	uint64_t last_sample;
 	uint64_t bypassed_prev;
 	bool bypassed_known;
+	struct ctb_fill_forecast forecast;
 };
 
 /* Reads, prints and resets one interval ending now. */
@@ -209,6 +211,12 @@ static int sample(struct watch_state *st)
 	}
 	if (ctb_watch_table_size(&iv.entries, &iv.max))
 		iv.entries = iv.max = -1;
+	iv.seconds_to_full = INFINITY;
+	if (iv.entries >= 0 && iv.max > 0) {
+		ctb_fill_forecast_add(&st->forecast, (long long)(now / 1000000), (uint64_t)iv.entries);
+		iv.seconds_to_full = ctb_fill_forecast_seconds(&st->forecast, (uint64_t)iv.entries,
+								 (uint64_t)iv.max);
+	}
 	ret = ctb_watch_bypassed_total(&total);
 	if (!ret) {
 		iv.attached = true;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -159,6 +160,10 @@ json_t *ctb_watch_json(const struct ctb_watch_interval *iv)
 	json_object_set_new(o, "backend", json_string(iv->backend));
 	json_object_set_new(o, "entries", iv->entries >= 0 ? json_integer(iv->entries) : json_null());
 	json_object_set_new(o, "max", iv->max >= 0 ? json_integer(iv->max) : json_null());
+	/* JSON has no infinity: null says "not filling" (or not known yet). */
+	json_object_set_new(o, "seconds_to_full", isinf(iv->seconds_to_full)
+							  ? json_null()
+							  : json_real(iv->seconds_to_full));
 	for (int m = 0; m < CTB_W_METRICS; m++) {
 		if (m == CTB_W_LOST)
 			json_object_set_new(o, "bypassed", count_json(iv->attached, iv->bypassed));

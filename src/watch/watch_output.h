@@ -13,6 +13,9 @@ struct ctb_watch_interval {
 	double elapsed; /* its real length in seconds */
 	const char *backend;
 	int64_t entries, max; /* -1: unknown */
+	/* When the table will be full at the recent trend (fill_forecast.h); INFINITY: not
+	 * filling, or not known yet. */
+	double seconds_to_full;
 	uint64_t count[CTB_W_METRICS];
 	bool avail[CTB_W_METRICS];
 	bool attached; /* ctbypass attached: `bypassed` holds its packets */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <cmocka.h>
 #include "watch_output.h"
@@ -193,6 +194,7 @@ static void json_interval(void **state)
 		.backend = "netlink",
 		.entries = 90,
 		.max = 100,
+		.seconds_to_full = 2.5,
 		.count = { [CTB_W_INSERTS] = 12, [CTB_W_DROPS] = 3, [CTB_W_DESTROYS] = 2 },
 		.avail = { true, true, false, true, true, true },
 		.attached = false,
@@ -207,7 +209,7 @@ static void json_interval(void **state)
 	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	assert_string_equal(text,
 			    "{\"ts\":1700000000.5,\"interval\":1.25,\"backend\":\"netlink\","
-			    "\"entries\":90,\"max\":100,\"inserts\":12,\"drops\":3,"
+			    "\"entries\":90,\"max\":100,\"seconds_to_full\":2.5,\"inserts\":12,\"drops\":3,"
 			    "\"early_drops\":null,\"insert_failed\":0,\"destroys\":2,"
 			    "\"bypassed\":null,\"lost_events\":0}");
 	free(text);
@@ -222,6 +224,7 @@ static void json_interval(void **state)
 	iv.attached = true;
 	iv.bypassed = 42;
 	iv.entries = iv.max = -1;
+	iv.seconds_to_full = INFINITY; /* not filling: JSON has no infinity */
 	o = ctb_watch_json(&iv);
 	text = json_dumps(json_object_get(o, "top_sources"), JSON_COMPACT | JSON_PRESERVE_ORDER);
 	assert_string_equal(text, "{\"new\":[{\"addr\":\"198.18.0.3\",\"count\":1}],"
@@ -233,6 +236,7 @@ static void json_interval(void **state)
 	free(text);
 	assert_int_equal(json_integer_value(json_object_get(o, "bypassed")), 42);
 	assert_true(json_is_null(json_object_get(o, "entries")));
+	assert_true(json_is_null(json_object_get(o, "seconds_to_full")));
 	json_decref(o);
 	ctb_watch_top_free(&top);
 }
