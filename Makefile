@@ -75,7 +75,7 @@ MISSING_BUILD := $(if $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok
 endif
 # Goals that install the dependencies first (then build in a make of their own) go on.
 ifneq ($(MISSING_BUILD),)
-ifneq ($(filter-out deps test demo bench clean deb test-install,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out deps test demo bench clean deb image test-install,$(or $(MAKECMDGOALS),all)),)
 $(error ctbypass: build dependencies missing ($(MISSING_BUILD)): run 'scripts/install-deps.sh' as root, or 'scripts/make deps')
 endif
 endif
@@ -255,12 +255,21 @@ deb:
 	$(Q)lintian --fail-on error $(OUTPUT)/ctbypass_$(DEB_VERSION)_*.deb
 	$(Q)echo "built $$(ls $(OUTPUT)/ctbypass_$(DEB_VERSION)_*.deb)"
 
-# `make test-install`: the package in a fresh minbase root (needs root and the mirror; a
-# few minutes: debootstrap, apt). Not part of `make test`.
-.PHONY: test-install
-test-install: deb
+# `make image`: the daemon's OCI image from that package, without any image registry
+# (scripts/build-image.sh: buildah, debootstrap; root and the mirror, about a minute).
+IMAGE_ARCHIVE := $(OUTPUT)/ctbypass_$(DEB_VERSION)_image.oci.tar
+.PHONY: image
+image: deb
 	$(Q)scripts/install-deps.sh test-install
-	$(Q)tests/install/test_deb.sh $(OUTPUT)/ctbypass_$(DEB_VERSION)_*.deb
+	$(Q)scripts/build-image.sh $(OUTPUT)/ctbypass_$(DEB_VERSION)_amd64.deb $(IMAGE_ARCHIVE)
+
+# `make test-install`: the package in a fresh minbase root, the image under podman and the
+# Kubernetes manifest (tests/install/run.sh; needs root, the mirror and the npm registry; a
+# few minutes). Not part of `make test`.
+.PHONY: test-install
+test-install: image
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/install/run.sh $(OUTPUT)/ctbypass_$(DEB_VERSION)_amd64.deb $(IMAGE_ARCHIVE)
 
 -include $(OBJS:.o=.d) $(wildcard $(OUTPUT)/bpf/*.d) $(wildcard $(OUTPUT)/tests/*.d) \
 	 $(wildcard $(OUTPUT)/tools/*.d) $(wildcard $(OUTPUT)/bench/*.d)

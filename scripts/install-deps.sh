@@ -35,9 +35,11 @@ cross=(gcc-aarch64-linux-gnu qemu-system-arm busybox-static cpio kmod xz-utils)
 # make bench: load generators, plots, and the seeds' iptables rules to compare with.
 bench=(nginx-light curl wrk apache2-utils gnuplot-nox iptables procps util-linux)
 # make deb: debhelper builds the package, lintian checks it; make test-install installs it
-# into a debootstrapped minbase root.
+# into a debootstrapped minbase root; make image builds the OCI image with buildah, and
+# make test-install runs it with podman (runc: Debian 12's crun refuses hosts with cgroup
+# v1 and v2 mounted side by side) next to nginx, curl and conntrack in namespaces.
 deb=(debhelper dpkg-dev lintian)
-test_install=(debootstrap util-linux)
+test_install=(debootstrap util-linux buildah podman runc nginx-light curl python3)
 
 want=("${build[@]}" "${runtime[@]}")
 for group in "${@:-build}"; do
@@ -49,7 +51,12 @@ for group in "${@:-build}"; do
 	cross) want+=("${cross[@]}") ;;
 	bench) want+=("${bench[@]}") ;;
 	deb) want+=("${deb[@]}") ;;
-	test-install) want+=("${deb[@]}" "${test_install[@]}") ;;
+	test-install)
+		want+=("${deb[@]}" "${test_install[@]}")
+		# tests/kubernetes validates the DaemonSet with npm packages (node >= 18: Debian
+		# 12's nodejs and npm); a node installed otherwise, with its own npm, is used as is.
+		command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+		;;
 	*) echo "install-deps: unknown group '$group' (build, test, demo, vm, cross, bench, deb, test-install)" >&2; exit 2 ;;
 	esac
 done
