@@ -5,9 +5,49 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "daemon_claim.h"
 #include "runtime_dir.h"
+
+/*
+ * The pid of the process holding an exclusive flock on FD's file, as this process
+ * sees it (/proc/locks translates pids into the reader's PID namespace), or 0. A
+ * daemon in a container writes its own pid there, which is 1 or so: a host's
+ * command telling the operator to `kill -HUP 1` would signal the host's init.
+ */
+static pid_t lock_holder(int fd)
+{
+	unsigned int maj, min;
+	unsigned long long ino;
+	char line[256], type[16], mode[16];
+	struct stat st;
+	pid_t pid = 0;
+	long p;
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return 0;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return 0;
+	/* "1: FLOCK  ADVISORY  WRITE 22841 fe:00:1065003 0 EOF" ("-> " marks a waiter) */
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "->"))
+			continue;
+		if (sscanf(line, "%*d: %15s %*s %15s %ld %x:%x:%llu", type, mode, &p, &maj, &min,
+			   &ino) != 6)
+			continue;
+		if (!strcmp(type, "FLOCK") && !strcmp(mode, "WRITE") && p > 0 &&
+		    maj == major(st.st_dev) && min == minor(st.st_dev) && ino == st.st_ino) {
+			pid = (pid_t)p;
+			break;
+		}
+	}
+	fclose(f);
+	return pid;
+}
 
 /* "PID\nCONFIG\n" */
 static void read_owner(int fd, struct ctb_daemon_owner *owner)
@@ -18,7 +58,9 @@ static void read_owner(int fd, struct ctb_daemon_owner *owner)
 	memset(owner, 0, sizeof(*owner));
 	if (n <= 0)
 		return;
-	owner->pid = (pid_t)atol(buf);
+	owner->pid = lock_holder(fd);
+	if (!owner->pid)
+		owner->pid = (pid_t)atol(buf);
 	nl = strchr(buf, '\n');
 	if (nl)
 		snprintf(owner->config, sizeof(owner->config), "%.*s", (int)strcspn(nl + 1, "\n"),

@@ -9,7 +9,7 @@
 # - the archive loads as localhost/ctbypass:VERSION with `ctbypass daemon` as entrypoint;
 # - the daemon in the container attaches: the namespace's table holds port 80, and the
 #   host's ctbypass (-n NS status) agrees; the host's CLI refuses changes there, naming
-#   the daemon (the claim in the shared /run/ctbypass);
+#   the daemon by its pid on the host (the claim in the shared /run/ctbypass);
 # - requests to port 80 make no conntrack entry, requests to 8081 do;
 # - /metrics answers in the namespace, with the port's bypassed packets;
 # - the daemon in the container repairs a deleted table and applies a reloaded
@@ -116,10 +116,13 @@ s = json.load(sys.stdin)
 sys.exit(0 if s["attached"] and s["healthy"] and s["ports"] == [80] else 1)'
 }
 check "the host's ctbypass -n NS status agrees: attached, healthy, port 80" status_agrees
+# Named by its pid as the host sees it, not the container's 1: the refusal says to
+# `kill -HUP` it.
+host_pid=$(podman inspect --format '{{.State.Pid}}' "$NAME")
 refused() {
-	"$CTBYPASS" -n "$SRV_NS" ports add 81 2>&1 | grep -q 'a ctbypass daemon (pid [0-9]*) manages'
+	"$CTBYPASS" -n "$SRV_NS" ports add 81 2>&1 | grep -q "a ctbypass daemon (pid $host_pid) manages"
 }
-check "the host's ctbypass refuses to change it: the daemon's claim is shared" refused
+check "the host's ctbypass refuses to change it, naming the daemon's host pid ($host_pid)" refused
 check_not "and changed nothing" port_in_set 81
 
 in_ns "$SRV_NS" conntrack -F >/dev/null 2>&1
