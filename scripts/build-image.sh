@@ -31,7 +31,7 @@ deb_version=$(dpkg-deb -f "$DEB" Version)
 [ "$deb_version" = "$VERSION" ] || die "$DEB is version $deb_version, VERSION says $VERSION"
 
 WORK=$(mktemp -d /var/tmp/ctbypass-image.XXXXXX)
-# shellcheck source=container-env.sh
+# shellcheck source=SCRIPTDIR/container-env.sh
 source scripts/container-env.sh
 ctb_containers_env "$WORK/containers"
 ctr=

@@ -5,7 +5,7 @@
 # that exits non-zero without a failed check still counts as one failure).
 # Usage: tests/install/run.sh DEB ARCHIVE
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 passed=0
 failed=0

@@ -23,10 +23,10 @@
 # Usage: tests/install/test_image.sh ARCHIVE   (make image builds it)
 
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/netns.sh
-# shellcheck source=../lib/netns.sh
+# shellcheck source=SCRIPTDIR/../lib/netns.sh
 source "$LIB"
 cd "$CTBT_ROOT" || exit 1
-# shellcheck source=../../scripts/container-env.sh
+# shellcheck source=SCRIPTDIR/../../scripts/container-env.sh
 source scripts/container-env.sh
 
 ARCHIVE=$(readlink -f "${1:-}")
@@ -89,7 +89,6 @@ run_daemon() {
 		-v /run/ctbypass:/run/ctbypass -v "$CONF_DIR:/etc/ctbypass:ro" "$IMAGE"
 }
 
-running() { [ "$(podman inspect --format '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
 has_table() { in_ns "$SRV_NS" nft list table inet ctbypass; }
 no_table() { ! has_table; }
 port_in_set() { in_ns "$SRV_NS" nft list set inet ctbypass server_ports | grep -q "tcp \. $1 "; }

@@ -16,7 +16,7 @@
 # 12's nodejs and npm will do: scripts/install-deps.sh test-install). Run by
 # `make test-install`.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 MANIFEST=contrib/kubernetes/ctbypass-daemonset.yaml
 UNIT=contrib/systemd/ctbypass.service
