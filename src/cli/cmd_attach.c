@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "ct_flush.h"
 #include "health.h"
+#include "guard_record.h"
 #include "log.h"
 #include "preflight.h"
 #include "report.h"
@@ -336,6 +337,10 @@ int ctb_cmd_attach(const struct ctb_context *ctx, int argc, char **argv)
 	} else {
 		ret = ctb_apply_and_report("attach", &att, &args.cfg, &ifaces, true,
 					   !args.no_flush);
+		/* It says exactly what is bypassed: what a stopped daemon's guard had added
+		 * is no longer the guard's (a daemon started later applies its own anyway). */
+		if (ret == CTB_EXIT_OK && ctb_guard_record_remove())
+			ctb_warn("cannot remove the guard's record (status may still list it)");
 	}
 	ctb_attachment_free(&att);
 out:

@@ -129,10 +129,17 @@ static void print_health(FILE *f, const struct ctb_health *health)
 }
 
 /* One line per addition of the guard: what, since when, why, and what it held. */
-static void print_guarded(FILE *f, const struct ctb_guard_record *guarded)
+static void print_guarded(FILE *f, const struct ctb_config *cfg,
+			  const struct ctb_guard_record *guarded)
 {
+	bool first = true;
+
 	for (size_t i = 0; guarded && i < guarded->count; i++) {
 		const struct ctb_guard_item *it = &guarded->items[i];
+
+		/* Only what is bypassed now: the record says why, the kernel says what. */
+		if (!ctb_guard_covered(cfg, &it->cand))
+			continue;
 		char name[CTB_UPSTREAM_STRLEN + 8], when[32];
 		time_t t = (time_t)it->added;
 		struct tm tm;
@@ -141,7 +148,8 @@ static void print_guarded(FILE *f, const struct ctb_guard_record *guarded)
 		if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm))
 			snprintf(when, sizeof(when), "?");
 		fprintf(f, "  %-14s %s since %s: %s; it held %llu entries\n",
-			i ? "" : "guarded", name, when, it->why, (unsigned long long)it->entries);
+			first ? "guarded" : "", name, when, it->why, (unsigned long long)it->entries);
+		first = false;
 	}
 }
 
@@ -172,7 +180,7 @@ int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ct
 	if (cfg->accepted[0])
 		fprintf(f, "  accepted       %s (preflight findings accepted with --accept)\n",
 			cfg->accepted);
-	print_guarded(f, guarded);
+	print_guarded(f, cfg, guarded);
 	fputs("arrivals marked by the classifier:\n", f);
 	print_classifier_lines(f, att);
 	fputs("untracked by the nftables rules:\n", f);

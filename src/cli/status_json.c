@@ -119,12 +119,16 @@ static json_t *changing_json(const struct ctb_health *health)
 			 health->holder.command[0] ? health->holder.command : "?");
 }
 
-static json_t *guarded_json(const struct ctb_guard_record *guarded)
+static json_t *guarded_json(const struct ctb_config *cfg, const struct ctb_guard_record *guarded)
 {
 	json_t *arr = json_array();
 
 	for (size_t i = 0; guarded && i < guarded->count; i++) {
 		const struct ctb_guard_item *it = &guarded->items[i];
+
+		/* Only what is bypassed now: the record says why, the kernel says what. */
+		if (!ctb_guard_covered(cfg, &it->cand))
+			continue;
 		char name[CTB_UPSTREAM_STRLEN + 8];
 
 		ctb_guard_cand_name(&it->cand, name, sizeof(name));
@@ -157,7 +161,7 @@ int ctb_report_status_json(FILE *f, const struct ctb_attachment *att,
 	json_object_set_new(root, "mark", att->nft.present ? json_integer(cfg->mark) : json_null());
 	json_object_set_new(root, "forced", json_boolean(cfg->forced));
 	json_object_set_new(root, "accepted", accepted_json(cfg->accepted));
-	json_object_set_new(root, "guarded", guarded_json(guarded));
+	json_object_set_new(root, "guarded", guarded_json(cfg, guarded));
 	json_object_set_new(counters, "classifier", classifier_json(att));
 	json_object_set_new(counters, "untracked_arrivals", counter_json(&att->nft.arrivals));
 	json_object_set_new(counters, "untracked_departures", counter_json(&att->nft.departures));

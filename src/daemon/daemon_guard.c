@@ -184,6 +184,7 @@ enum ctb_guard_verdict ctb_daemon_guard_sample(struct ctb_daemon_guard *g, long 
 					       char *why, size_t whylen)
 {
 	uint64_t entries, max, drops;
+	enum ctb_guard_verdict v;
 	bool have_drops;
 	double seconds;
 
@@ -199,8 +200,10 @@ enum ctb_guard_verdict ctb_daemon_guard_sample(struct ctb_daemon_guard *g, long 
 	forecast_warning(g, entries, max, seconds);
 	if (!g->enabled && !g->record->count)
 		return CTB_GUARD_IDLE;
-	return ctb_guard_trigger_sample(&g->trigger, now_ms, entries, max, have_drops, drops,
-					g->record->count > 0, why, whylen);
+	v = ctb_guard_trigger_sample(&g->trigger, now_ms, entries, max, have_drops, drops,
+				     g->record->count > 0, why, whylen);
+	/* Turned off by a reload with additions left: it only lets them go. */
+	return g->enabled || v == CTB_GUARD_RELEASE ? v : CTB_GUARD_IDLE;
 }
 
 /* A candidate's traffic alone, as a configuration on PROTOCOLS' bit for it. */

@@ -217,6 +217,13 @@ int ctb_guard_record_save(const struct ctb_guard_record *r)
 	return 0;
 }
 
+int ctb_guard_record_remove(void)
+{
+	struct ctb_guard_record empty = { .count = 0 };
+
+	return ctb_guard_record_save(&empty);
+}
+
 int ctb_guard_record_apply(const struct ctb_guard_record *r, struct ctb_config *cfg)
 {
 	for (size_t i = 0; i < r->count; i++) {

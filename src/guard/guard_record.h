@@ -43,6 +43,9 @@ int ctb_guard_record_load(struct ctb_guard_record *r);
 /* Writes it atomically (temporary file, rename); an empty record removes the file. */
 int ctb_guard_record_save(const struct ctb_guard_record *r);
 
+/* Forgets the record: a manual attach says exactly what to bypass. */
+int ctb_guard_record_remove(void);
+
 /* Adds every item's traffic to CFG (ports, upstreams); its protocols stay. */
 int ctb_guard_record_apply(const struct ctb_guard_record *r, struct ctb_config *cfg);
 

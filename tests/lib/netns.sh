@@ -257,11 +257,12 @@ _ctbt_nginx_conf() {
 	shift
 	cat <<EOF
 worker_processes 1;
+$([ -n "${NGINX_WORKER_CONNECTIONS:-}" ] && echo "worker_rlimit_nofile $((NGINX_WORKER_CONNECTIONS * 2));")
 daemon on;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 $([ "$(id -u)" -eq 0 ] && echo "user root;")
-events { worker_connections 1024; }
+events { worker_connections ${NGINX_WORKER_CONNECTIONS:-1024}; }
 http {
 	access_log off;
 	default_type text/plain;
@@ -291,7 +292,8 @@ _ctbt_listening() {
 }
 
 # start_nginx NS PORT...: nginx in NS listening on $SRV_IP4 and [$SRV_IP6]
-# (override with NGINX_ADDRS="addr [v6addr]") on each PORT, answering "ok".
+# (override with NGINX_ADDRS="addr [v6addr]") on each PORT, answering "ok";
+# NGINX_WORKER_CONNECTIONS=N for more than 1,024 connections at once.
 start_nginx() {
 	local ns=$1 dir pid port
 	shift
