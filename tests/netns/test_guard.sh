@@ -15,7 +15,9 @@
 # - it never bypasses a port outside guard-ports, one in guard-deny (22, the
 #   default), nor one a DNAT makes unsafe (the preflight refuses it), and says so;
 # - auto: a listening port, never 22, never a port nothing listens on;
-# - a manual attach after the daemon stopped drops what the guard had added.
+# - a manual attach after the daemon stopped drops what the guard had added;
+# - the forecast: a steady fill gives a finite time to full (metric, watch
+#   --json, one log warning), +Inf once it stops.
 
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/netns.sh
 # shellcheck source=../lib/netns.sh
@@ -233,6 +235,35 @@ test_auto() {
 	reset
 }
 
+# The forecast, guard or not: a steady fill of 500 entries/s from 0 of MAX.
+test_forecast() {
+	local secs watch_out=$_CTBT_TMP/watch.json
+	reset
+	printf 'ports = 81\n' >"$CONF"
+	check "daemon (no guard) starts" daemon_start
+	ctb watch --json --interval 0.5 --count 12 >"$watch_out" 2>/dev/null &
+	lab_track_pid $!
+	for i in $(seq 0 24); do
+		ct_fill "$SRV_NS" 100 --src-base "198.19.$((i + 40)).0" >/dev/null
+		sleep 0.2
+	done
+	# 2,500 of 3,000 at about 500/s (the fill's own pace here): full in about 1 s.
+	secs=$(metric ctbypass_conntrack_seconds_to_full)
+	echo "    seconds to full: $secs at $(ct_count "$SRV_NS") entries"
+	check "metric: a finite time to full while filling" awk -v s="$secs" 'BEGIN { exit !(s + 0 > 0 && s + 0 < 10) }'
+	check "the log warns" grep -q "the conntrack table will be full in about" "$LOG"
+	wait_until 10 test "$(grep -c . "$watch_out")" -ge 12
+	check "watch --json: seconds_to_full while filling" python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+v = [l["seconds_to_full"] for l in lines if l["seconds_to_full"] is not None]
+sys.exit(not (v and 0 < v[-1] < 20))' "$watch_out"
+	sleep 11
+	check_eq "metric: +Inf once it stopped filling" "+Inf" "$(metric ctbypass_conntrack_seconds_to_full)"
+	daemon_stop
+	reset
+}
+
 lab_up
 start_nginx "$SRV_NS" 80 81 8080 22 || finish
 lower_ct_max "$MAX" || finish
@@ -242,6 +273,7 @@ test_release_with_hysteresis
 test_full_of_other_traffic
 test_never_outside_its_allowlist
 test_auto
+test_forecast
 echo "daemon log (last run):"
 sed 's/^/    /' "$LOG"
 finish
