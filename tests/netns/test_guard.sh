@@ -15,6 +15,7 @@
 # - it never bypasses a port outside guard-ports, one in guard-deny (22, the
 #   default), nor one a DNAT makes unsafe (the preflight refuses it), and says so;
 # - auto: a listening port, never 22, never a port nothing listens on;
+# - an upstream (600 held connections to a proxy) inside guard-upstreams' prefix;
 # - a manual attach after the daemon stopped drops what the guard had added;
 # - the forecast: a steady fill gives a finite time to full (metric, watch
 #   --json, one log warning), +Inf once it stops.
@@ -235,6 +236,38 @@ test_auto() {
 	reset
 }
 
+# An upstream: the server namespace holds 600 connections to a proxy in the
+# client namespace (198.18.0.2:3128); guard-upstreams allows the /24's 3128.
+test_upstream() {
+	local holder
+	reset
+	printf 'guard-upstreams = 198.18.0.0/24:3128\n' >"$CONF"
+	check "daemon (an upstream prefix allowed) starts" daemon_start
+	ct_fill "$SRV_NS" 2300 >/dev/null
+	# shellcheck disable=SC2016 # the script is python's
+	ip netns exec "$SRV_NS" python3 -c '
+import socket, sys, time
+held = []
+for _ in range(600):
+    s = socket.create_connection((sys.argv[1], 3128), timeout=2)
+    held.append(s)
+print("held", len(held), flush=True)
+time.sleep(60)' "$CLI_IP4" >"$_CTBT_TMP/holder.out" 2>&1 &
+	holder=$!
+	lab_track_pid "$holder"
+	check "the upstream is bypassed" wait_until 10 bash -c \
+		"'$CTBYPASS' -n '$SRV_NS' status --json | grep -q '\"upstreams\":\[\"198.18.0.2:3128\"\]'"
+	check_eq "status --json: guarded" "tcp/198.18.0.2:3128" "$(guarded_json)"
+	check "the log names it" wait_until 5 grep -Eq \
+		"guard: .*bypassing tcp/198.18.0.2:3128 \([0-9]+ entries\)" "$LOG"
+	check_eq "its entries are flushed" 0 \
+		"$(ct_entries "$SRV_NS" -p tcp --orig-port-dst 3128 --dst "$CLI_IP4")"
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	daemon_stop
+	reset
+}
+
 # The forecast, guard or not: a steady fill of 500 entries/s from 0 of MAX.
 test_forecast() {
 	local secs watch_out=$_CTBT_TMP/watch.json
@@ -266,6 +299,7 @@ sys.exit(not (v and 0 < v[-1] < 20))' "$watch_out"
 
 lab_up
 start_nginx "$SRV_NS" 80 81 8080 22 || finish
+NGINX_WORKER_CONNECTIONS=2048 NGINX_ADDRS=$CLI_IP4 start_nginx "$CLI_NS" 3128 || finish
 lower_ct_max "$MAX" || finish
 test_acts_on_fill
 test_survives_reload_and_restart
@@ -273,6 +307,7 @@ test_release_with_hysteresis
 test_full_of_other_traffic
 test_never_outside_its_allowlist
 test_auto
+test_upstream
 test_forecast
 echo "daemon log (last run):"
 sed 's/^/    /' "$LOG"
