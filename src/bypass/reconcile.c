@@ -41,6 +41,7 @@
 #include "attachment.h"
 #include "classifier.skel.h"
 #include "log.h"
+#include "memlock.h"
 #include "nft_set_dump.h"
 
 /*
@@ -217,7 +218,11 @@ static int set_classifier(struct change *c, bool reload_prog, char *err, size_t 
 	if (c->ifaces->count && (reload_prog || !att->have_maps)) {
 		ret = ctb_classifier_load(c->want->mark, c->maps, &c->skel, &c->fresh);
 		if (ret) {
-			snprintf(err, errlen, "cannot load the BPF classifier: %s", strerror(-ret));
+			char hint[160];
+
+			ctb_memlock_hint(ret, hint, sizeof(hint));
+			snprintf(err, errlen, "cannot load the BPF classifier: %s%s", strerror(-ret),
+				 hint);
 			return ret;
 		}
 		c->maps = &c->fresh;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "ct_probes.skel.h"
 #include "log.h"
@@ -169,11 +170,40 @@ static bool events_disabled(void)
 	return v == 0;
 }
 
+/*
+ * Does skb:kfree_skb carry a drop reason with SKB_DROP_REASON_NETFILTER_DROP (Linux
+ * 5.17)? Before, the tracepoint has no third argument and the enum is missing: the
+ * program would fail to load, with a verifier dump under -v and a bare errno without.
+ */
+static bool kfree_skb_has_reason(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *t;
+	bool found = false;
+	int id;
+
+	if (!btf)
+		return true; /* no BTF to ask: let the load say */
+	id = btf__find_by_name_kind(btf, "skb_drop_reason", BTF_KIND_ENUM);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (int i = 0; t && i < btf_vlen(t) && !found; i++)
+		found = !strcmp(btf__name_by_offset(btf, btf_enum(t)[i].name_off),
+				"SKB_DROP_REASON_NETFILTER_DROP");
+	btf__free(btf);
+	return found;
+}
+
 /* skb:kfree_skb for drop detail; on failure drops are still counted, not attributed. */
 static void open_drop_detail(struct ctb_watch_backend *b, struct nl_backend *nb, uint32_t netns)
 {
-	int ret = ctb_watch_bpf_open(&nb->bpf, netns, b->top);
+	int ret;
 
+	if (!kfree_skb_has_reason()) {
+		snprintf(b->drop_detail_why, sizeof(b->drop_detail_why),
+			 "skb:kfree_skb has no drop reason on this kernel (Linux 5.17)");
+		return;
+	}
+	ret = ctb_watch_bpf_open(&nb->bpf, netns, b->top);
 	if (!ret) {
 		bpf_program__set_autoload(nb->bpf.skel->progs.kfree_skb_nf_drop, true);
 		ret = ctb_watch_bpf_load(&nb->bpf);

@@ -10,25 +10,34 @@
  *   nf_ct_destroy entry          confirmed entries: destroys
  *
  * A function that is missing (inlined, renamed, not in BTF) makes its metrics
- * unavailable, with the reason; the others keep working.
+ * unavailable, with the reason; the others keep working. A point may have an
+ * older name, tried when the first is not there.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "ct_probes.skel.h"
 #include "log.h"
+#include "memlock.h"
 #include "watch_bpf.h"
 
 enum point { P_ALLOC, P_CONFIRM, P_EARLY_DROP, P_DESTROY, POINTS };
 
-static const char *const point_func[POINTS] = {
-	[P_ALLOC] = "__nf_conntrack_alloc",
-	[P_CONFIRM] = "__nf_conntrack_confirm",
-	[P_EARLY_DROP] = "early_drop",
-	[P_DESTROY] = "nf_ct_destroy",
+#define NAMES 2
+static const char *const point_names[POINTS][NAMES] = {
+	[P_ALLOC] = { "__nf_conntrack_alloc" },
+	[P_CONFIRM] = { "__nf_conntrack_confirm" },
+	[P_EARLY_DROP] = { "early_drop" },
+	/*
+	 * On 5.10 nf_ct_destroy is a function pointer (a data symbol: a kprobe on it
+	 * fails) that holds the static destroy_conntrack; later kernels made
+	 * nf_ct_destroy the function itself. Same argument, same meaning.
+	 */
+	[P_DESTROY] = { "nf_ct_destroy", "destroy_conntrack" },
 };
 
 /* The metrics each probe point gives. */
@@ -70,8 +79,12 @@ static void point_progs(struct ct_probes *s, enum ctb_watch_backend_kind kind, e
 	}
 }
 
-/* Is FUNC in /proc/kallsyms under its own name (not inlined, not a .constprop copy)? */
-static int kallsyms_has(const char *const funcs[POINTS], bool found[POINTS])
+/*
+ * Which name of each point is a function in /proc/kallsyms under its own name (not
+ * inlined, not a .constprop copy): FOUND[p] is its index, or -1. Text symbols only:
+ * a function pointer of the same name cannot be probed.
+ */
+static int kallsyms_find(int found[POINTS])
 {
 	FILE *f = fopen("/proc/kallsyms", "re");
 	char line[512];
@@ -82,18 +95,20 @@ static int kallsyms_has(const char *const funcs[POINTS], bool found[POINTS])
 		char name[256], type;
 		unsigned long long addr;
 
-		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3)
+		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3 ||
+		    (type != 't' && type != 'T'))
 			continue;
 		for (int p = 0; p < POINTS; p++)
-			if (!found[p] && !strcmp(name, funcs[p]))
-				found[p] = true;
+			for (int n = 0; n < NAMES && point_names[p][n]; n++)
+				if (!strcmp(name, point_names[p][n]) && (found[p] < 0 || n < found[p]))
+					found[p] = n;
 	}
 	fclose(f);
 	return 0;
 }
 
-/* Is FUNC a function in the kernel's or nf_conntrack's BTF (what fentry needs)? */
-static void btf_has(const char *const funcs[POINTS], bool found[POINTS])
+/* Which name of each point is a function in the kernel's or nf_conntrack's BTF (fentry's need). */
+static void btf_find(int found[POINTS])
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf(), *mod = NULL;
 
@@ -101,10 +116,24 @@ static void btf_has(const char *const funcs[POINTS], bool found[POINTS])
 		return;
 	mod = btf__load_module_btf("nf_conntrack", vmlinux); /* NULL: built in, or not loaded */
 	for (int p = 0; p < POINTS; p++)
-		found[p] = btf__find_by_name_kind(vmlinux, funcs[p], BTF_KIND_FUNC) > 0 ||
-			   (mod && btf__find_by_name_kind(mod, funcs[p], BTF_KIND_FUNC) > 0);
+		for (int n = NAMES - 1; n >= 0; n--)
+			if (point_names[p][n] &&
+			    (btf__find_by_name_kind(vmlinux, point_names[p][n], BTF_KIND_FUNC) > 0 ||
+			     (mod && btf__find_by_name_kind(mod, point_names[p][n], BTF_KIND_FUNC) > 0)))
+				found[p] = n;
 	btf__free(mod);
 	btf__free(vmlinux);
+}
+
+/*
+ * Conntrack as a module without BTF of its own: fentry cannot reach any of its
+ * functions. Module BTF is Linux 5.11 (Debian 11's 5.10 has only the kernel's).
+ */
+static bool conntrack_module_without_btf(void)
+{
+	/* initstate: a loaded module (a built-in one has none, and its functions are in vmlinux) */
+	return access("/sys/module/nf_conntrack/initstate", F_OK) == 0 &&
+	       access("/sys/kernel/btf/nf_conntrack", F_OK) != 0;
 }
 
 static void set_unavailable(struct ctb_watch_backend *b, enum point p, const char *fmt,
@@ -160,11 +189,17 @@ static void probes_close(struct ctb_watch_backend *b)
 	b->priv = NULL;
 }
 
-/* Attaches POINT's programs; a kprobe without its kretprobe is no use, so both or none. */
-static int attach_point(struct probes *pr, struct bpf_program *progs[2], enum point p)
+/*
+ * Attaches POINT's programs to FUNC (a kprobe's target is given here, an fentry's
+ * was set before load); a kprobe without its kretprobe is no use, so both or none.
+ */
+static int attach_point(struct probes *pr, struct bpf_program *progs[2], enum point p,
+			enum ctb_watch_backend_kind kind, const char *func)
 {
 	for (int i = 0; i < 2 && progs[i]; i++) {
-		pr->links[p][i] = bpf_program__attach(progs[i]);
+		pr->links[p][i] = kind == CTB_WATCH_FENTRY
+					  ? bpf_program__attach(progs[i])
+					  : bpf_program__attach_kprobe(progs[i], i == 1, func);
 		if (!pr->links[p][i]) {
 			int ret = -errno;
 
@@ -180,7 +215,8 @@ int ctb_watch_probes_open(struct ctb_watch_backend *b, enum ctb_watch_backend_ki
 			  uint32_t netns, char *why, size_t whylen)
 {
 	const char *name = ctb_watch_backend_name(kind);
-	bool present[POINTS] = { false }, any = false;
+	int present[POINTS] = { -1, -1, -1, -1 };
+	bool any = false;
 	struct bpf_program *progs[POINTS][2];
 	struct probes *pr = calloc(1, sizeof(*pr));
 	int ret, attached = 0;
@@ -202,23 +238,36 @@ int ctb_watch_probes_open(struct ctb_watch_backend *b, enum ctb_watch_backend_ki
 		goto fail;
 	}
 	if (kind == CTB_WATCH_FENTRY) {
-		btf_has(point_func, present);
-	} else if ((ret = kallsyms_has(point_func, present))) {
+		if (conntrack_module_without_btf()) {
+			ret = -ENOENT;
+			snprintf(why, whylen, "the kernel has no BTF for the nf_conntrack module "
+					      "(module BTF: Linux 5.11)");
+			goto fail;
+		}
+		btf_find(present);
+	} else if ((ret = kallsyms_find(present))) {
 		snprintf(why, whylen, "cannot read /proc/kallsyms: %s", strerror(-ret));
 		goto fail;
 	}
 	for (int p = 0; p < POINTS; p++) {
 		point_progs(pr->bpf.skel, kind, p, progs[p]);
-		if (!present[p]) {
+		if (present[p] < 0) {
 			set_unavailable(b, p,
 					kind == CTB_WATCH_FENTRY ? "%s is not in the kernel's BTF%s"
 								 : "%s is not in /proc/kallsyms%s",
-					point_func[p], " (inlined, renamed or not built)");
+					point_names[p][0], " (inlined, renamed or not built)");
 			continue;
 		}
 		any = true;
-		for (int i = 0; i < 2 && progs[p][i]; i++)
+		if (present[p] > 0)
+			ctb_debug("watch: %s: %s instead of %s", name, point_names[p][present[p]],
+				  point_names[p][0]);
+		for (int i = 0; i < 2 && progs[p][i]; i++) {
 			bpf_program__set_autoload(progs[p][i], true);
+			if (kind == CTB_WATCH_FENTRY && present[p] > 0)
+				bpf_program__set_attach_target(progs[p][i], 0,
+							       point_names[p][present[p]]);
+		}
 	}
 	if (!any) {
 		ret = -ENOENT;
@@ -227,17 +276,21 @@ int ctb_watch_probes_open(struct ctb_watch_backend *b, enum ctb_watch_backend_ki
 	}
 	ret = ctb_watch_bpf_load(&pr->bpf);
 	if (ret) {
-		snprintf(why, whylen, "loading the %s programs: %s", name, strerror(-ret));
+		char hint[160];
+
+		ctb_memlock_hint(ret, hint, sizeof(hint));
+		snprintf(why, whylen, "loading the %s programs: %s%s", name, strerror(-ret), hint);
 		goto fail;
 	}
 	for (int p = 0; p < POINTS; p++) {
-		if (!present[p])
+		const char *func = present[p] < 0 ? NULL : point_names[p][present[p]];
+
+		if (!func)
 			continue;
-		ret = attach_point(pr, progs[p], p);
+		ret = attach_point(pr, progs[p], p, kind, func);
 		if (ret) {
-			ctb_debug("watch: %s on %s: %s", name, point_func[p], strerror(-ret));
-			set_unavailable(b, p, "cannot attach to %s: %s", point_func[p],
-					strerror(-ret));
+			ctb_debug("watch: %s on %s: %s", name, func, strerror(-ret));
+			set_unavailable(b, p, "cannot attach to %s: %s", func, strerror(-ret));
 			continue;
 		}
 		attached++;
