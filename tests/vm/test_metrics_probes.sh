@@ -4,11 +4,15 @@
 # forbids fentry and kprobes): with telemetry fentry, then kprobe, N new
 # connections in the namespace raise ctbypass_conntrack_inserts_total by
 # exactly N (the scrapes themselves go to a bypassed port, so they insert
-# nothing); auto picks fentry; the backend is named; no event is lost.
+# nothing); auto picks fentry; the backend is named; no event is lost. Before 5.11
+# (no module BTF) telemetry = fentry stops the daemon with one line saying why, and
+# auto picks kprobe.
 
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/netns.sh
 # shellcheck source=../lib/netns.sh
 source "$LIB"
+# shellcheck source=../lib/kernel.sh
+source "$(dirname "$LIB")/kernel.sh"
 
 require_root
 need_cmd curl bpftool "$CTBYPASS" "$TRAFFICGEN"
@@ -64,14 +68,32 @@ workload() {
 	"$CTBYPASS" -n "$SRV_NS" detach >/dev/null 2>&1
 }
 
+# Before 5.11: telemetry = fentry cannot run; the daemon exits 1 with one line.
+fentry_refused() {
+	local rc=0 out
+	printf 'ports = %s\nmetrics-interval = 1\ntelemetry = fentry\n' $MPORT >"$CONF"
+	out=$(timeout 60 "$CTBYPASS" -n "$SRV_NS" daemon --config "$CONF" 2>&1) || rc=$?
+	echo "  the daemon said: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+	check_eq "fentry before 5.11: the daemon exits 1" 1 "$rc"
+	check "fentry before 5.11: one line names the missing module BTF" \
+		grep -q "telemetry fentry cannot run: the kernel has no BTF for the nf_conntrack module" \
+		<<<"$out"
+	check_not "fentry before 5.11: no libbpf or verifier output" \
+		grep -qi "libbpf\|verifier" <<<"$out"
+	"$CTBYPASS" -n "$SRV_NS" detach >/dev/null 2>&1
+}
+
 lab_up
 start_trafficgen "$SRV_NS" --proto tcp --port 8080 || fail "trafficgen" "did not start"
-workload fentry
-workload kprobe
+kernel_has_fentry_conntrack || fentry_refused
+for b in $(kernel_probe_backends); do
+	workload "$b"
+done
+best=$(kernel_probe_backends | cut -d' ' -f1)
 printf 'ports = %s\nmetrics-interval = 1\n' $MPORT >"$CONF"
 check "auto: the daemon starts" daemon_start
 check "auto: /metrics answers" wait_until 20 scrape
-check_eq "auto picks fentry" 1 "$(metric 'ctbypass_telemetry_backend_info{backend="fentry"}')"
+check_eq "auto picks $best" 1 "$(metric "ctbypass_telemetry_backend_info{backend=\"$best\"}")"
 _ctbt_kill "$DPID"
 lab_down
 finish
