@@ -193,7 +193,10 @@ test_full_of_other_traffic() {
 
 test_never_outside_its_allowlist() {
 	reset
-	# A DNAT for port 8080: bypassing it would break the NAT.
+	printf 'guard-ports = 22,8080\n' >"$CONF"
+	check "daemon (22 and 8080 allowed) starts" daemon_start
+	# A DNAT for port 8080, added while the daemon runs: bypassing it would break the
+	# NAT. The verdicts are decided again when the rules change (at most every 2 s).
 	ip netns exec "$SRV_NS" nft -f - <<-EOF
 		table ip natfix {
 			chain pre {
@@ -202,8 +205,7 @@ test_never_outside_its_allowlist() {
 			}
 		}
 	EOF
-	printf 'guard-ports = 22,8080\n' >"$CONF"
-	check "daemon (22 and 8080 allowed) starts" daemon_start
+	sleep 3
 	ct_fill "$SRV_NS" 800 --dport 22 --src-base 198.19.10.0 >/dev/null
 	ct_fill "$SRV_NS" 800 --dport 8080 --src-base 198.19.20.0 >/dev/null
 	ct_fill "$SRV_NS" 800 --dport 9000 --src-base 198.19.30.0 >/dev/null
