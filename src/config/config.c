@@ -116,6 +116,23 @@ unsigned int ctb_protocol_bit(uint8_t l4proto)
 	return 0;
 }
 
+int ctb_number_parse(const char *key, const char *value, double lo, double hi, const char *unit,
+		     double *out, char *err, size_t errlen)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	/* !(v >= lo): NaN fails too */
+	if (errno || end == value || *end || !(v >= lo && v <= hi)) {
+		snprintf(err, errlen, "%s: %s from %g to %g, not '%s'", key, unit, lo, hi, value);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
 int ctb_mark_parse(const char *text, uint32_t *out, char *err, size_t errlen)
 {
 	char *end;

@@ -51,6 +51,13 @@ int ctb_protocols_parse(const char *text, unsigned int *out, char *err, size_t e
 const char *ctb_protocols_name(unsigned int protocols);
 unsigned int ctb_protocol_bit(uint8_t l4proto);
 
+/*
+ * Parses a decimal number from LO to HI for KEY ("verify-interval: seconds
+ * from 0.1 to 3600, not 'x'", UNIT naming what it counts). -EINVAL with ERR.
+ */
+int ctb_number_parse(const char *key, const char *value, double lo, double hi, const char *unit,
+		     double *out, char *err, size_t errlen);
+
 /* Parses a non-zero 32-bit mask in decimal or 0x hex. */
 int ctb_mark_parse(const char *text, uint32_t *out, char *err, size_t errlen);
 

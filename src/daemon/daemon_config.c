@@ -56,17 +56,7 @@ static int parse_bool(const char *key, const char *value, bool *out, char *err, 
 static int parse_interval(const char *key, const char *value, double *out, char *err,
 			  size_t errlen)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(value, &end);
-	if (errno || end == value || *end || !(v >= 0.1 && v <= 3600)) {
-		snprintf(err, errlen, "%s: seconds from 0.1 to 3600, not '%s'", key, value);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
+	return ctb_number_parse(key, value, 0.1, 3600, "seconds", out, err, errlen);
 }
 
 /*

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "config.h"
 #include "guard_settings.h"
 
 void ctb_guard_settings_init(struct ctb_guard_settings *g)
@@ -34,17 +35,7 @@ bool ctb_guard_enabled(const struct ctb_guard_settings *g)
 static int parse_percent(const char *key, const char *value, double *out, char *err,
 			 size_t errlen)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(value, &end);
-	if (errno || end == value || *end || !(v >= 1 && v <= 100)) {
-		snprintf(err, errlen, "%s: a percentage from 1 to 100, not '%s'", key, value);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
+	return ctb_number_parse(key, value, 1, 100, "a percentage", out, err, errlen);
 }
 
 int ctb_guard_set(struct ctb_guard_settings *g, const char *key, const char *value, char *err,
@@ -101,23 +92,13 @@ int ctb_guard_set(struct ctb_guard_settings *g, const char *key, const char *val
 		return ret;
 	}
 	if (!strcmp(key, "guard-release")) {
-		char *end;
-		double v;
-
 		if (!strcmp(value, "never")) {
 			g->release_minutes = 0;
 			return 0;
 		}
-		errno = 0;
-		v = strtod(value, &end);
 		/* at most a week: longer is "never" with extra steps */
-		if (errno || end == value || *end || !(v >= 0.1 && v <= 10080)) {
-			snprintf(err, errlen, "guard-release: minutes from 0.1 to 10080, or never, "
-					      "not '%s'", value);
-			return -EINVAL;
-		}
-		g->release_minutes = v;
-		return 0;
+		return ctb_number_parse(key, value, 0.1, 10080, "minutes",
+					&g->release_minutes, err, errlen);
 	}
 	return 1;
 }

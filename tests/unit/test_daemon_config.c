@@ -25,6 +25,14 @@ static int parse(struct ctb_daemon_settings *s, const char *text)
 	return ret;
 }
 
+/* parse, then what only the whole can say (the guard's levels) */
+static int parse_checked(struct ctb_daemon_settings *s, const char *text)
+{
+	int ret = parse(s, text);
+
+	return ret ? ret : ctb_daemon_settings_check(s, err, sizeof(err));
+}
+
 static void every_key(void **state)
 {
 	struct ctb_daemon_settings s;
@@ -207,6 +215,98 @@ static void printed_settings_read_back(void **state)
 	ctb_daemon_settings_free(&back);
 }
 
+static void settings_default_off_and_deny_ssh(void **state)
+{
+	struct ctb_daemon_settings s;
+
+	(void)state;
+	assert_int_equal(parse_checked(&s, ""), 0);
+	assert_false(ctb_guard_enabled(&s.guard));
+	assert_true(ctb_portset_has(&s.guard.deny, 22));
+	assert_true(s.guard.fill == 90 && s.guard.release_fill == 70);
+	assert_true(s.guard.release_minutes == 0);
+	ctb_daemon_settings_free(&s);
+}
+
+static void settings_keys(void **state)
+{
+	struct ctb_daemon_settings s;
+
+	(void)state;
+	assert_int_equal(parse_checked(&s, "guard-ports = 80,443\n"
+				   "guard-ports = 8080\n"
+				   "guard-upstreams = 198.18.0.0/24:3128\n"
+				   "guard-deny = none\n"
+				   "guard-fill = 85\n"
+				   "guard-release-fill = 60.5\n"
+				   "guard-release = 15\n"),
+			 0);
+	assert_true(ctb_guard_enabled(&s.guard));
+	assert_true(ctb_portset_has(&s.guard.ports, 80) && ctb_portset_has(&s.guard.ports, 8080));
+	assert_int_equal(s.guard.upstreams.count, 1);
+	assert_true(ctb_portset_empty(&s.guard.deny));
+	assert_true(s.guard.fill == 85 && s.guard.release_fill == 60.5);
+	assert_true(s.guard.release_minutes == 15);
+	ctb_daemon_settings_free(&s);
+
+	assert_int_equal(parse_checked(&s, "guard-ports = auto\nguard-upstreams = auto\n"), 0);
+	assert_true(s.guard.ports_auto && s.guard.upstreams_auto);
+	ctb_daemon_settings_free(&s);
+}
+
+static void settings_errors(void **state)
+{
+	struct ctb_daemon_settings s;
+
+	(void)state;
+	assert_int_equal(parse_checked(&s, "guard-fill = 101\n"), -EINVAL);
+	assert_non_null(strstr(err, "t.conf:1: guard-fill: a percentage from 1 to 100"));
+	ctb_daemon_settings_free(&s);
+	assert_int_equal(parse_checked(&s, "guard-release = 0\n"), -EINVAL);
+	ctb_daemon_settings_free(&s);
+	assert_int_equal(parse_checked(&s, "guard-ports = auto\nguard-ports = 80\n"), -EINVAL);
+	ctb_daemon_settings_free(&s);
+	/* the release level at or above the fill level would flap */
+	assert_int_equal(parse_checked(&s, "guard-fill = 80\nguard-release-fill = 80\n"), -EINVAL);
+	assert_non_null(strstr(err, "must be below guard-fill"));
+	ctb_daemon_settings_free(&s);
+	/* unset, it follows the fill level */
+	assert_int_equal(parse_checked(&s, "guard-fill = 60\n"), 0);
+	assert_true(s.guard.release_fill == 40);
+	ctb_daemon_settings_free(&s);
+	assert_int_equal(parse_checked(&s, "guard-fill = 10\n"), 0);
+	assert_true(s.guard.release_fill == 5);
+	ctb_daemon_settings_free(&s);
+}
+
+static void settings_print_reads_back(void **state)
+{
+	struct ctb_daemon_settings s, back;
+	char *out = NULL, *again = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(parse_checked(&s, "guard-ports = 80,8000-8010\nguard-upstreams = auto\n"
+				   "guard-deny = 22,25\nguard-release = 2.5\n"),
+			 0);
+	f = open_memstream(&out, &len);
+	ctb_daemon_settings_print(f, &s);
+	fclose(f);
+	assert_non_null(strstr(out, "guard-ports = 80,8000-8010\n"));
+	assert_non_null(strstr(out, "guard-upstreams = auto\n"));
+	assert_non_null(strstr(out, "guard-release = 2.5\n"));
+	assert_int_equal(parse_checked(&back, out), 0);
+	f = open_memstream(&again, &len);
+	ctb_daemon_settings_print(f, &back);
+	fclose(f);
+	assert_string_equal(out, again);
+	free(out);
+	free(again);
+	ctb_daemon_settings_free(&s);
+	ctb_daemon_settings_free(&back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +317,10 @@ int main(void)
 		cmocka_unit_test(lists_continue_over_lines),
 		cmocka_unit_test(a_long_line_is_an_error),
 		cmocka_unit_test(printed_settings_read_back),
+		cmocka_unit_test(settings_default_off_and_deny_ssh),
+		cmocka_unit_test(settings_keys),
+		cmocka_unit_test(settings_errors),
+		cmocka_unit_test(settings_print_reads_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
