@@ -61,25 +61,38 @@ static const char table_layout[] =
  * comes first: unrelated traffic pays for it and nothing else. Its own chain
  * keeps its counters across changes (prerouting is rewritten by each).
  */
+/* A format: the upstream rules' protocol expressions, IPv4 then IPv6, three times. */
 static const char fixed_rules[] =
 	"flush chain " T " output\n"
 	"add rule " T " output meta l4proto . th sport @server_ports counter notrack accept\n"
-	"add rule " T " output ip daddr . meta l4proto . th dport @upstreams_v4 counter notrack accept\n"
-	"add rule " T " output ip6 daddr . meta l4proto . th dport @upstreams_v6 counter notrack accept\n"
+	"add rule " T " output ip daddr . %1$s . th dport @upstreams_v4 counter notrack accept\n"
+	"add rule " T " output ip6 daddr . %2$s . th dport @upstreams_v6 counter notrack accept\n"
 	"add rule " T " output oif lo jump loopback\n"
 	"flush chain " T " loopback\n"
 	"add rule " T " loopback meta l4proto . th dport @server_ports counter notrack accept\n"
-	"add rule " T " loopback ip saddr . meta l4proto . th sport @upstreams_v4 counter notrack accept\n"
-	"add rule " T " loopback ip6 saddr . meta l4proto . th sport @upstreams_v6 counter notrack accept\n"
+	"add rule " T " loopback ip saddr . %1$s . th sport @upstreams_v4 counter notrack accept\n"
+	"add rule " T " loopback ip6 saddr . %2$s . th sport @upstreams_v6 counter notrack accept\n"
 	"flush chain " T " backstop\n"
 	/* Loopback arrivals met conntrack on output already (chain loopback). */
 	"add rule " T " backstop iif lo return\n"
 	"add rule " T " backstop meta l4proto . th dport @server_ports fib daddr type local "
 	"counter notrack comment \"" COMMENT_TAG " backstop\"\n"
-	"add rule " T " backstop ip saddr . meta l4proto . th sport @upstreams_v4 "
+	"add rule " T " backstop ip saddr . %1$s . th sport @upstreams_v4 "
 	"fib daddr type local counter notrack comment \"" COMMENT_TAG " backstop\"\n"
-	"add rule " T " backstop ip6 saddr . meta l4proto . th sport @upstreams_v6 "
+	"add rule " T " backstop ip6 saddr . %2$s . th sport @upstreams_v6 "
 	"fib daddr type local counter notrack comment \"" COMMENT_TAG " backstop\"\n";
+
+/*
+ * How the upstream rules read the transport protocol. meta l4proto is right for both
+ * families (it skips IPv6 extension headers), but nftables 1.0.6 (Debian 12) turns it,
+ * in these interval sets, into a 1-byte byteorder conversion that Debian's 6.12
+ * kernel (6.12.118) refuses with EOPNOTSUPP, and with it the whole table. On such a
+ * kernel the rules read the header instead (ctb_nft_apply retries once): the same
+ * for IPv4 (ip protocol), and for IPv6 (ip6 nexthdr) the same without extension
+ * headers; an IPv6 packet of an upstream flow with one is then tracked, as before
+ * ctbypass. Once per process, said in one line.
+ */
+static bool l4proto_from_header;
 
 /* What fixed_rules puts in each chain, to tell a complete table from one that is not. */
 #define OUTPUT_RULES 4
@@ -262,7 +275,8 @@ char *ctb_nft_render(const struct ctb_nft_step *st)
 		return NULL;
 	fputs(table_layout, f);
 	if (!st->have || st->upgrade)
-		fputs(fixed_rules, f);
+		fprintf(f, fixed_rules, l4proto_from_header ? "ip protocol" : "meta l4proto",
+			l4proto_from_header ? "ip6 nexthdr" : "meta l4proto");
 	render_iface_list(f, cfg->iface_list);
 	snprintf(comment, sizeof(comment), COMMENT_TAG " mark=0x%x proto=%s forced=%d%s%s", cfg->mark,
 		 ctb_protocols_name(cfg->protocols), cfg->forced,
@@ -334,6 +348,28 @@ int ctb_nft_apply(const struct ctb_nft_step *st, char *err, size_t errlen)
 		return -ENOMEM;
 	ctb_debug("nftables transaction:\n%s", script);
 	ret = run(script, false, NULL, err, errlen);
+	if (ret == -EPROTONOSUPPORT && !l4proto_from_header && strstr(script, "@upstreams_v6")) {
+		char first[256];
+
+		snprintf(first, sizeof(first), "%s", err);
+		l4proto_from_header = true;
+		free(script);
+		script = ctb_nft_render(st);
+		if (!script)
+			return -ENOMEM;
+		ctb_debug("nftables transaction, protocols read from the header:\n%s", script);
+		if (run(script, false, NULL, err, errlen)) {
+			/* Not the cause: the first error stands. */
+			l4proto_from_header = false;
+			snprintf(err, errlen, "%s", first);
+		} else {
+			ret = 0;
+			ctb_warn("this kernel refuses nftables' meta l4proto in the upstream sets "
+				 "(nftables 1.0.6 with Linux 6.12): the upstream rules read ip "
+				 "protocol and ip6 nexthdr, so IPv6 upstream packets with extension "
+				 "headers are tracked");
+		}
+	}
 	free(script);
 	return ret;
 }
