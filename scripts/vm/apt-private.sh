@@ -6,7 +6,7 @@
 #   apt_private_init DIR SUITE ARCH   then   apt_private apt-get|apt-cache ARGS...
 # Env: VMTEST_MIRROR=URL  the Debian mirror (default: the one the machine's apt uses)
 
-apt_private_log() { echo "${0##*/}: $*" >&2; }
+apt_private_log() { echo "$(basename "$0" .sh): $*" >&2; }
 
 # The Debian mirror the machine already reaches (a proxy or local mirror included).
 apt_private_mirror() {
