@@ -90,7 +90,7 @@ static const char fixed_rules[] =
  * kernel the rules read the header instead (ctb_nft_apply retries once): the same
  * for IPv4 (ip protocol), and for IPv6 (ip6 nexthdr) the same without extension
  * headers; an IPv6 packet of an upstream flow with one is then tracked, as before
- * ctbypass. Once per process, said in one line.
+ * ctbypass. Said under -v; the README's kernel table lists it.
  */
 static bool l4proto_from_header;
 
@@ -364,10 +364,11 @@ int ctb_nft_apply(const struct ctb_nft_step *st, char *err, size_t errlen)
 			snprintf(err, errlen, "%s", first);
 		} else {
 			ret = 0;
-			ctb_warn("this kernel refuses nftables' meta l4proto in the upstream sets "
-				 "(nftables 1.0.6 with Linux 6.12): the upstream rules read ip "
-				 "protocol and ip6 nexthdr, so IPv6 upstream packets with extension "
-				 "headers are tracked");
+			/* -v only: a command's failure must stay one line (a later step may fail). */
+			ctb_debug("this kernel refuses nftables' meta l4proto in the upstream sets "
+				  "(nftables 1.0.6 with Linux 6.12): the upstream rules read ip "
+				  "protocol and ip6 nexthdr, so IPv6 upstream packets with extension "
+				  "headers are tracked");
 		}
 	}
 	free(script);
