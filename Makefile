@@ -36,6 +36,9 @@ BPF_ARCH_x86_64 := x86
 BPF_ARCH_aarch64 := arm64
 ifndef BPF_ARCH
 TARGET_MACHINE := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
+# No compiler yet (a bare machine, before `make test` or `make demo` installs one): the
+# build host's machine, which is what that compiler will target.
+TARGET_MACHINE := $(or $(TARGET_MACHINE),$(shell uname -m))
 BPF_ARCH := $(or $(BPF_ARCH_$(TARGET_MACHINE)),$(TARGET_MACHINE))
 endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -MMD -MP \
