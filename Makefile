@@ -85,7 +85,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check unit bpftest netnstest vmtest vmtest-all demo bench
+.PHONY: all clean deps test check unit bpftest netnstest vmtest vmtest-all vmtest-kernels vmtest-arm64 demo bench
 
 all: $(OUTPUT)/ctbypass
 
@@ -160,6 +160,19 @@ vmtest: all $(TOOLS) $(TEST_BPF_OBJS)
 vmtest-all: all $(TOOLS) $(TEST_BPF_OBJS)
 	$(Q)scripts/install-deps.sh vm
 	$(Q)scripts/vm/vmtest-all.sh
+
+# CI, after `make test` (whose vm suite is the whole guest suite on 6.1): the parts that
+# depend on the kernel, on 5.10 and 6.12 (README, "Kernels").
+VMTEST_KERNEL_PARTS := lab_smoke test_bypass_tcp test_upstream test_daemon test_watch \
+	test_watch_probes test_metrics_probes test_kernel_compat
+vmtest-kernels: all $(TOOLS) $(TEST_BPF_OBJS)
+	$(Q)scripts/install-deps.sh vm
+	$(Q)VMTEST_ONLY="$(VMTEST_KERNEL_PARTS)" scripts/vm/vmtest-all.sh 5.10 6.12
+
+# arm64: cross-built, booted under qemu-system-aarch64, classifier and probe smoke tests.
+vmtest-arm64:
+	$(Q)scripts/install-deps.sh cross
+	$(Q)scripts/vm/arm64-smoke.sh
 
 demo:
 	$(Q)scripts/install-deps.sh build demo

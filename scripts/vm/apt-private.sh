@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Sourced by scripts/vm/fetch-kernel.sh and scripts/cross-build.sh: apt with a private
 # configuration, one Debian suite and architecture, its sources, lists and cache under
 # one folder, so the machine's own sources, lists and dpkg architectures are neither
@@ -17,8 +18,8 @@ apt_private_mirror() {
 	fi
 	uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
 		awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
-	[ -n "$uri" ] || uri=$(cat /etc/apt/sources.list 2>/dev/null |
-		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }')
+	[ -n "$uri" ] || uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++)
+		if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' /etc/apt/sources.list 2>/dev/null)
 	uri=${uri:-http://deb.debian.org/debian}
 	echo "${uri%/}"
 }
@@ -54,6 +55,7 @@ apt_private() { # apt-get|apt-cache, args...
 
 # Lists older than a day (or any, with "force") are refreshed; a failed refresh keeps
 # the old ones and returns 1.
+# shellcheck disable=SC2120 # "force" is optional
 apt_private_update() { # [force]
 	local stamp=$apt_private_dir/state/updated
 	if [ -f "$stamp" ] && [ -n "$(find "$stamp" -mmin -1440)" ] && [ -z "${1:-}" ]; then

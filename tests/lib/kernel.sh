@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # What the running kernel offers ctbypass, for tests whose expectation depends on
 # the kernel (the VM lab boots 5.10, 6.1 and 6.12). The releases are the README's
 # kernel table ("What works on which kernel").
