@@ -259,9 +259,10 @@ time.sleep(60)' "$CLI_IP4" >"$_CTBT_TMP/holder.out" 2>&1 &
 	lab_track_pid "$holder"
 	check "the upstream is bypassed" wait_until 10 bash -c \
 		"'$CTBYPASS' -n '$SRV_NS' status --json | grep -q '\"upstreams\":\[\"198.18.0.2:3128\"\]'"
-	check_eq "status --json: guarded" "tcp/198.18.0.2:3128" "$(guarded_json)"
+	# The line comes once the flush is done and the record written, after the set.
 	check "the log names it" wait_until 5 grep -Eq \
 		"guard: .*bypassing tcp/198.18.0.2:3128 \([0-9]+ entries\)" "$LOG"
+	check_eq "status --json: guarded" "tcp/198.18.0.2:3128" "$(guarded_json)"
 	check_eq "its entries are flushed" 0 \
 		"$(ct_entries "$SRV_NS" -p tcp --orig-port-dst 3128 --dst "$CLI_IP4")"
 	kill "$holder" 2>/dev/null
