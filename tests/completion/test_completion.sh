@@ -10,10 +10,8 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=../../contrib/bash-completion/ctbypass
 source contrib/bash-completion/ctbypass
 
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+# shellcheck source=SCRIPTDIR/../lib/results.sh
+source tests/lib/results.sh
 
 # offers LINE: what completing LINE offers, sorted, one line. A trailing space starts a new word.
 offers() {
@@ -76,5 +74,4 @@ for cmd in attach detach ports upstream status doctor watch daemon metrics; do
 		fail "$cmd: the options of its getopt table" "completion '$got', table '$table'"
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+results

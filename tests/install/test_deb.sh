@@ -16,15 +16,8 @@ DEB=$(readlink -f "${1:-}")
 ROOT=/srv/ctbypass-test-deb.$$
 NS=ctbt-$$-deb
 MIRROR=${CTB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1${2:+: $2}"; failed=$((failed + 1)); }
-check() {
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name"; fi
-}
+# shellcheck source=SCRIPTDIR/../lib/results.sh
+source tests/lib/results.sh
 in_root() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 	DEBIAN_FRONTEND=noninteractive /bin/bash -c "$1"; }
 
@@ -39,8 +32,7 @@ cleanup() {
 }
 finish() {
 	cleanup
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	results
 	exit
 }
 trap finish EXIT

@@ -8,19 +8,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-passed=0
-failed=0
-check() {
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		echo "PASS $name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL $name"
-		failed=$((failed + 1))
-	fi
-}
+# shellcheck source=SCRIPTDIR/../lib/results.sh
+source tests/lib/results.sh
 mode() { stat -c %a "$1"; }
 files() { (cd "$1" && find . -type f | sort | tr '\n' ' '); }
 
@@ -66,5 +55,4 @@ make --no-print-directory uninstall DESTDIR="$d" PREFIX=/usr >/dev/null 2>&1
 check "uninstall keeps an edited configuration" grep -qx "ports = 443" "$d/etc/ctbypass/ctbypass.conf"
 check "and removes everything else" test "$(files "$d")" = "./etc/ctbypass/ctbypass.conf "
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+results

@@ -24,15 +24,11 @@ CTBYPASS=${CTBYPASS:-build/ctbypass}
 WORK=build/kubernetes-test
 VERSION=$(cat VERSION)
 TMP=$(mktemp -d)
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1${2:+: $2}"; failed=$((failed + 1)); }
-check_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+# shellcheck source=SCRIPTDIR/../lib/results.sh
+source tests/lib/results.sh
 finish() {
 	rm -rf "$TMP"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	results
 	exit
 }
 trap finish EXIT

@@ -11,19 +11,8 @@ cd "$(dirname "$0")/../.."
 BIN=build/ctbypass
 MANOUT=build/man
 
-passed=0
-failed=0
-check() {
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		echo "PASS $name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL $name"
-		failed=$((failed + 1))
-	fi
-}
+# shellcheck source=SCRIPTDIR/../lib/results.sh
+source tests/lib/results.sh
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -126,5 +115,4 @@ for cmd in $commands; do
 	option_checks "$cmd" "$source" "ctbypass-$cmd.8" "$BIN" "$cmd" --help
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+results
