@@ -148,8 +148,12 @@ void ctb_daemon_guard_prune(struct ctb_daemon_guard *g, const struct ctb_config 
 	g->state->guarded = kept;
 }
 
-/* The table and the kernel's drop counters; false when the table cannot be read. */
-static bool read_table(uint64_t *entries, uint64_t *max, bool *have_drops, uint64_t *drops)
+/*
+ * The table, and with WANT_DROPS the kernel's drop counters (a per-CPU dump:
+ * only the guard needs them); false when the table cannot be read.
+ */
+static bool read_table(bool want_drops, uint64_t *entries, uint64_t *max, bool *have_drops,
+		       uint64_t *drops)
 {
 	int64_t e, m;
 	uint64_t sums[CTB_CTSTATS];
@@ -160,7 +164,7 @@ static bool read_table(uint64_t *entries, uint64_t *max, bool *have_drops, uint6
 		return false;
 	*entries = (uint64_t)e;
 	*max = (uint64_t)m;
-	*have_drops = !ctb_ctstats_sum(sums, &cpus, &chain);
+	*have_drops = want_drops && !ctb_ctstats_sum(sums, &cpus, &chain);
 	*drops = *have_drops ? sums[CTB_CTSTAT_DROP] + sums[CTB_CTSTAT_EARLY_DROP] : 0;
 	return true;
 }
@@ -189,7 +193,8 @@ enum ctb_guard_verdict ctb_daemon_guard_sample(struct ctb_daemon_guard *g, long 
 	double seconds;
 
 	g->next_sample_ms = now_ms + (g->enabled ? CTB_GUARD_SAMPLE_MS : CTB_FORECAST_SAMPLE_MS);
-	if (!read_table(&entries, &max, &have_drops, &drops)) {
+	/* Without the guard (nor its additions to release) the forecast needs the size only. */
+	if (!read_table(g->enabled || g->record->count, &entries, &max, &have_drops, &drops)) {
 		g->state->have_forecast = false;
 		return CTB_GUARD_IDLE;
 	}
@@ -467,7 +472,7 @@ int ctb_daemon_guard_pick(struct ctb_daemon_guard *g, const struct ctb_config *b
 			}
 		}
 	}
-	if (!read_table(&entries, &max, &have_drops, &drops)) {
+	if (!read_table(false, &entries, &max, &have_drops, &drops)) {
 		free(ranked);
 		free(host_ports);
 		return -EIO;
