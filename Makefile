@@ -163,7 +163,7 @@ vmtest-all: all $(TOOLS) $(TEST_BPF_OBJS)
 
 # CI, after `make test` (whose vm suite is the whole guest suite on 6.1): the parts that
 # depend on the kernel, on 5.10 and 6.12 (README, "Kernels").
-VMTEST_KERNEL_PARTS := lab_smoke test_bypass_tcp test_upstream test_daemon test_watch \
+VMTEST_KERNEL_PARTS := lab_smoke test_bypass_tcp test_upstream test_daemon test_tcx test_watch \
 	test_watch_probes test_metrics_probes test_kernel_compat
 vmtest-kernels: all $(TOOLS) $(TEST_BPF_OBJS)
 	$(Q)scripts/install-deps.sh vm

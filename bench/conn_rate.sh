@@ -152,12 +152,18 @@ cfg_nftset_same_ctr() {
 	ct_on && nftset_same_table "$1" counter | in_ns "$SRV_NS" nft -f -
 }
 
-# The TC hook ctbypass's design needs, with nothing to do: clsact, and an empty
-# program in direct-action mode at priority 1 (bpf/empty.bpf.c).
+# The TC hook ctbypass uses, with nothing to do: an empty program
+# (bpf/empty.bpf.c) first on tcx (kernel 6.6 and later), else in direct-action
+# mode at priority 1 on clsact.
 # shellcheck disable=SC2317
 cfg_nftset_same_tc() {
-	cfg_nftset_same "$1" &&
-		in_ns "$SRV_NS" tc qdisc add dev "$SRV_DEV" clsact &&
+	cfg_nftset_same "$1" || return 1
+	if tcx_available; then
+		in_ns "$SRV_NS" "$ROOT/build/tools/tcx_tool" front "$SRV_DEV" \
+			"$ROOT/build/bpf/empty.bpf.o" >/dev/null
+		return
+	fi
+	in_ns "$SRV_NS" tc qdisc add dev "$SRV_DEV" clsact &&
 		in_ns "$SRV_NS" tc filter add dev "$SRV_DEV" ingress prio 1 bpf da \
 			obj "$ROOT/build/bpf/empty.bpf.o" sec tc
 }
@@ -460,8 +466,9 @@ report() {
 		"  prerouting, \`meta l4proto . th sport @ports notrack\` at raw output, the set of type" \
 		"  \`inet_proto . inet_service\` like ctbypass's. **nftset_same_ctr**: the same with" \
 		"  ctbypass's counters (\`counter\` in both rules, a counter on each set element)." \
-		"- **nftset_same_tc**: nftset_same plus the TC hook ctbypass needs, doing nothing: a clsact" \
-		"  qdisc and an empty program (\`bpf/empty.bpf.c\`) at ingress priority 1 in direct-action mode." \
+		"- **nftset_same_tc**: nftset_same plus the TC hook ctbypass uses, doing nothing: an empty" \
+		"  program (\`bpf/empty.bpf.c\`) first on tcx ingress (kernel 6.6 and later), else at clsact" \
+		"  ingress priority 1 in direct-action mode (this run: $(tcx_available && echo tcx || echo clsact))." \
 		"- **ctbypass**: \`ctbypass -n NS attach --ports 80\` (or \`--ports 20001-20999,80\`)." \
 		"- **ctb_nobackstop**, **ctb_nofib**, **ctb_noctr**: ctbypass attached, then its table" \
 		"  listed (\`nft -s list table inet ctbypass\`), edited and loaded back in one transaction:" \

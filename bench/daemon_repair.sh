@@ -3,7 +3,7 @@
 # Part 7: how long `ctbypass daemon` takes to make the bypass true again, with the daemon
 # running for the server namespace (ports = 80). Two kinds of trial, alternating:
 # - veth: a veth pair created (and set up) in the server namespace; the time until its
-#   ingress carries the classifier (`tc filter show dev X ingress` names ctb_ingress);
+#   ingress carries the classifier (tcx_tool or tc lists ctb_ingress on it);
 # - flush: `nft flush ruleset` in the server namespace; the time until
 #   `table inet ctbypass` is back.
 # Clock started just before the command that breaks it, polled every 5 ms (each poll
@@ -22,7 +22,12 @@ TMP=$_CTBT_TMP
 DPID=
 
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
-our_filter() { tc -n "$SRV_NS" filter show dev "$1" ingress 2>/dev/null | grep -q ctb_ingress; }
+# One light command per poll: the hook this kernel's ctbypass uses, alone.
+if tcx_available; then
+	our_filter() { ip netns exec "$SRV_NS" "$ROOT/build/tools/tcx_tool" list "$1" 2>/dev/null | grep -q '^ctb_ingress '; }
+else
+	our_filter() { tc -n "$SRV_NS" filter show dev "$1" ingress 2>/dev/null | grep -q ctb_ingress; }
+fi
 table_there() { ip netns exec "$SRV_NS" nft list table inet ctbypass >/dev/null 2>&1; }
 
 # poll_ms START CMD...: CMD every 5 ms until it succeeds; prints milliseconds since
@@ -104,10 +109,10 @@ report() {
 	frag "## 7. Daemon repair time" ""
 	frag "\`ctbypass -n NS daemon\` (ports = 80) on a server namespace, $REPAIR_TRIALS trials of" \
 		"each kind, alternating: **veth**, a veth pair created and set up in the namespace," \
-		"timed until its ingress carries the classifier (\`tc filter show dev X ingress\`" \
-		"names \`ctb_ingress\`); **flush**, \`nft flush ruleset\`, timed until" \
+		"timed until its ingress carries the classifier ($(tcx_available && echo tcx || echo clsact));" \
+		"**flush**, \`nft flush ruleset\`, timed until" \
 		"\`table inet ctbypass\` is back. The clock starts just before the breaking command;" \
-		"polls every 5 ms plus the cost of running tc or nft (a few ms), so each time" \
+		"polls every 5 ms plus the cost of running tc, tcx_tool or nft (a few ms), so each time" \
 		"includes up to about 10 ms of polling. The daemon is healthy again (\`status\`)" \
 		"and idle 0.3 s before each trial. A trial not repaired within $REPAIR_LIMIT_MS ms" \
 		"counts as $REPAIR_LIMIT_MS ms." ""

@@ -18,10 +18,10 @@ TMP=$_CTBT_TMP
 : "${FP_FLOOD_SECS:=8}"
 HZ=$(getconf CLK_TCK)
 
-# The classifier's program id, from the filter ctbypass put on the lab veth:
+# The classifier's program id, from the hook ctbypass put it on (the lab veth's):
 # other runs may have classifiers of their own loaded.
 prog_id() {
-	tc -n "$SRV_NS" filter show dev "$SRV_DEV" ingress | grep -o ' id [0-9]*' | awk '{ print $2; exit }'
+	classifier_id "$SRV_NS" "$SRV_DEV"
 }
 
 # json_field JSON NAME: a scalar field of bpftool's one-line JSON.

@@ -14,6 +14,19 @@ bool ctb_attachment_exists(const struct ctb_attachment *att)
 	return att->nft.present || att->filter_count || att->duplicate_count;
 }
 
+const char *ctb_attachment_hook(const struct ctb_attachment *att)
+{
+	bool tcx = false, clsact = false;
+
+	for (size_t i = 0; i < att->filter_count; i++) {
+		tcx |= att->filters[i].hook == CTB_HOOK_TCX;
+		clsact |= att->filters[i].hook == CTB_HOOK_CLSACT;
+	}
+	if (tcx && clsact)
+		return "tcx,clsact";
+	return tcx ? "tcx" : clsact ? "clsact" : NULL;
+}
+
 void ctb_attachment_free(struct ctb_attachment *att)
 {
 	for (size_t i = 0; i < att->prog_count; i++)
@@ -66,7 +79,7 @@ static int hold_prog(struct ctb_attachment *att, __u32 prog_id)
 
 static int find_on_iface(struct ctb_attachment *att, const struct ctb_iface *iface)
 {
-	struct ctb_tc_filter found[CTB_TC_HANDLES];
+	struct ctb_tc_filter found[CTB_TC_MAX_FOUND];
 	size_t n = ctb_tc_find_all(iface->ifindex, found);
 	bool have_one = false;
 	int ret = 0;

@@ -36,6 +36,9 @@ struct ctb_attachment {
 	bool have_maps;
 };
 
+/* Which hook holds the classifier: "tcx", "clsact", "tcx,clsact" (mid-upgrade), or NULL. */
+const char *ctb_attachment_hook(const struct ctb_attachment *att);
+
 /* Finds what is attached in the current namespace. Free ATT whatever it returns. */
 int ctb_attachment_find(struct ctb_attachment *att, char *err, size_t errlen);
 void ctb_attachment_free(struct ctb_attachment *att);

@@ -25,6 +25,7 @@ const char *const ctb_problem_kind_names[CTB_PROBLEM_KINDS] = {
 	[CTB_PROBLEM_MIXED_PROGRAMS] = "mixed_programs",
 	[CTB_PROBLEM_MAPS_DISAGREE] = "maps_disagree",
 	[CTB_PROBLEM_PREFLIGHT] = "preflight",
+	[CTB_PROBLEM_FOREIGN_AHEAD] = "foreign_ahead",
 };
 
 static int add(struct ctb_health *h, enum ctb_problem_kind kind, bool advisory, const char *fmt,
@@ -160,6 +161,40 @@ static int check_duplicates(const struct ctb_attachment *att, struct ctb_health 
 	return ctb_health_add(h, CTB_PROBLEM_DUPLICATE_CLASSIFIERS, "more than one ctbypass classifier on %zu interface%s: %s; run "
 			  "'ctbypass attach' again",
 		       att->duplicate_count, att->duplicate_count == 1 ? "" : "s", names);
+}
+
+/*
+ * On tcx, a program placed in front of ours later (the kernel lets anybody do
+ * it), or any tcx program when ours is still an older version's clsact filter,
+ * decides whether ours runs at all: one that returns TCX_PASS hides every
+ * arrival from the classifier. Locally delivered ones are still untracked by
+ * the backstop; routed and forwarded ones are tracked. Attach puts ours first
+ * on tcx.
+ */
+static int check_foreign_ahead(const struct ctb_attachment *att, struct ctb_health *h)
+{
+	char names[256] = "", example[16] = "";
+	size_t used = 0, count = 0;
+
+	for (size_t i = 0; i < att->filter_count; i++) {
+		const struct ctb_tc_filter *f = &att->filters[i];
+
+		if (!f->foreign_ahead)
+			continue;
+		if (!count++)
+			snprintf(example, sizeof(example), "%s", f->ahead_name);
+		if (used < sizeof(names))
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+						 used ? "," : "", att->ifaces.items[i].name);
+	}
+	if (!count)
+		return 0;
+	return ctb_health_add(h, CTB_PROBLEM_FOREIGN_AHEAD,
+			      "a tcx program not ours runs before the classifier on %zu "
+			      "interface%s: %s (%s); if it ends the list (TCX_PASS), arrivals "
+			      "there are not classified (local ones fall to the backstop, routed "
+			      "ones are tracked); run 'ctbypass attach' again to put ours first",
+			      count, count == 1 ? "" : "s", names, example);
 }
 
 static int check_maps(const struct ctb_attachment *att, struct ctb_health *h)
@@ -329,6 +364,8 @@ static int check(const struct ctb_attachment *att, struct ctb_health *h, bool lo
 				 "'ctbypass attach' again");
 	if (!ret)
 		ret = check_coverage(att, h);
+	if (!ret)
+		ret = check_foreign_ahead(att, h);
 	if (!ret)
 		ret = check_maps(att, h);
 	return ret;

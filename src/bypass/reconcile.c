@@ -183,6 +183,8 @@ static int attach_filters(struct change *c, int prog_fd, char *err, size_t errle
 				 ret == -ENODEV ? " (the interface vanished)"
 				 : ret == -EINVAL
 					 ? " (a filter of another protocol holds TC priority 1?)"
+				 : ret == -ERANGE
+					 ? " (its tcx hook holds the most programs the kernel allows)"
 					 : "");
 			return ret;
 		}
@@ -282,7 +284,7 @@ static int verify(const struct change *c, char *err, size_t errlen)
 	}
 	for (size_t i = 0; !ret && i < c->ifaces->count; i++) {
 		const struct ctb_iface *iface = &c->ifaces->items[i];
-		struct ctb_tc_filter all[CTB_TC_HANDLES];
+		struct ctb_tc_filter all[CTB_TC_MAX_FOUND];
 		size_t n;
 
 		/* Gone since (skipped above, or just now): nothing to read back. */

@@ -3,14 +3,18 @@
 #include <libmnl/libmnl.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "classifier_maps.h"
 #include "ctbypass.h"
 #include "intent_log.h"
 #include "log.h"
 #include "netlink_request.h"
 #include "tc_hook.h"
+#include "tcx_hook.h"
 
 #ifndef TC_H_CLSACT
 #define TC_H_CLSACT TC_H_INGRESS
@@ -44,20 +48,102 @@ static int query(int ifindex, __u32 handle, __u32 *prog_id)
 	return 0;
 }
 
-size_t ctb_tc_find_all(int ifindex, struct ctb_tc_filter out[CTB_TC_HANDLES])
+const char *ctb_tc_hook_name(enum ctb_tc_hook hook)
+{
+	return hook == CTB_HOOK_TCX ? "tcx" : "clsact";
+}
+
+enum ctb_tc_hook ctb_tc_hook_in_use(void)
+{
+	return ctb_tcx_available() ? CTB_HOOK_TCX : CTB_HOOK_CLSACT;
+}
+
+static void prog_name(__u32 id, char name[16])
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	snprintf(name, 16, "id %u", id);
+	memset(&info, 0, sizeof(info));
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.name[0])
+		snprintf(name, 16, "%s", info.name);
+	close(fd);
+}
+
+/* Foreign programs on a tcx hook: how many, and the first one's id. */
+struct tcx_foreign {
+	unsigned int count;
+	__u32 first;
+};
+
+static void note_ahead(struct ctb_tc_filter *f, const struct tcx_foreign *ahead)
+{
+	f->foreign_ahead = ahead->count;
+	if (ahead->count)
+		prog_name(ahead->first, f->ahead_name);
+}
+
+/*
+ * Ours on the tcx hook, each with the foreign programs that run before it;
+ * ALL counts every foreign program there (all run before any clsact filter).
+ */
+static size_t find_on_tcx(int ifindex, struct ctb_tc_filter *out, size_t room,
+			  struct tcx_foreign *all)
+{
+	__u32 ids[CTB_TCX_MAX_PROGS];
+	size_t found = 0;
+	int n = ctb_tcx_list(ifindex, ids, CTB_TCX_MAX_PROGS);
+
+	for (int i = 0; i < n; i++) {
+		if (!ctb_prog_is_classifier(ids[i])) {
+			if (!all->count++)
+				all->first = ids[i];
+			continue;
+		}
+		if (found == room)
+			continue;
+		memset(&out[found], 0, sizeof(out[found]));
+		out[found].ifindex = ifindex;
+		out[found].hook = CTB_HOOK_TCX;
+		out[found].prog_id = ids[i];
+		note_ahead(&out[found], all);
+		found++;
+	}
+	return found;
+}
+
+static bool has_clsact(int ifindex);
+
+size_t ctb_tc_find_all(int ifindex, struct ctb_tc_filter out[CTB_TC_MAX_FOUND])
 {
 	static const __u32 handles[] = { CTB_TC_HANDLE_OWN_QDISC, CTB_TC_HANDLE_SHARED_QDISC };
+	struct tcx_foreign tcx = { 0 };
 	size_t found = 0;
 
-	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++) {
+	if (ctb_tcx_available()) {
+		found = find_on_tcx(ifindex, out, CTB_TC_MAX_FOUND, &tcx);
+		/* Ours on clsact is an older version's, on a qdisc: mostly none is there. */
+		if (!has_clsact(ifindex))
+			return found;
+	}
+
+	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]) && found < CTB_TC_MAX_FOUND;
+	     i++) {
 		__u32 prog_id;
 
 		/* No clsact, no filter at our priority: all mean "not ours here". */
 		if (query(ifindex, handles[i], &prog_id))
 			continue;
+		memset(&out[found], 0, sizeof(out[found]));
 		out[found].ifindex = ifindex;
+		out[found].hook = CTB_HOOK_CLSACT;
 		out[found].handle = handles[i];
 		out[found].prog_id = prog_id;
+		/* An older version's filter on a kernel with tcx: every tcx program runs first. */
+		note_ahead(&out[found], &tcx);
 		found++;
 	}
 	return found;
@@ -65,7 +151,7 @@ size_t ctb_tc_find_all(int ifindex, struct ctb_tc_filter out[CTB_TC_HANDLES])
 
 int ctb_tc_find(int ifindex, struct ctb_tc_filter *out)
 {
-	struct ctb_tc_filter all[CTB_TC_HANDLES];
+	struct ctb_tc_filter all[CTB_TC_MAX_FOUND];
 
 	if (!ctb_tc_find_all(ifindex, all))
 		return -ENOENT;
@@ -102,7 +188,7 @@ static bool has_clsact(int ifindex)
 	       !strcmp(kind, "clsact");
 }
 
-int ctb_tc_attach(int ifindex, int prog_fd, bool *added, struct ctb_tc_filter *out)
+static int clsact_attach(int ifindex, int prog_fd, bool *added, struct ctb_tc_filter *out)
 {
 	struct bpf_tc_hook hook;
 	struct ctb_tc_filter existing;
@@ -147,10 +233,93 @@ int ctb_tc_attach(int ifindex, int prog_fd, bool *added, struct ctb_tc_filter *o
 		return ret;
 	}
 	*added = true;
+	memset(out, 0, sizeof(*out));
 	out->ifindex = ifindex;
+	out->hook = CTB_HOOK_CLSACT;
 	out->handle = opts.handle;
 	out->prog_id = opts.prog_id;
 	return 0;
+}
+
+static int prog_id_of(int prog_fd, __u32 *id)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+static int tcx_attach(int ifindex, int prog_fd, bool *added, struct ctb_tc_filter *out)
+{
+	struct ctb_tc_filter before[CTB_TC_MAX_FOUND];
+	size_t n = ctb_tc_find_all(ifindex, before);
+	bool was_there = false;
+	__u32 id = 0;
+	int ret = prog_id_of(prog_fd, &id);
+
+	if (ret)
+		return ret;
+	/* Ours alone, and first: swapped in place, without the grace period an
+	 * insertion and a removal would each cost (tcx_hook.h). */
+	if (n == 1 && before[0].hook == CTB_HOOK_TCX && !before[0].foreign_ahead &&
+	    before[0].prog_id != id) {
+		ret = ctb_tcx_replace(ifindex, prog_fd, before[0].prog_id);
+		if (!ret) {
+			*added = false;
+			memset(out, 0, sizeof(*out));
+			out->ifindex = ifindex;
+			out->hook = CTB_HOOK_TCX;
+			out->prog_id = id;
+			return 0;
+		}
+		/* Gone meanwhile, or displaced: the general way below. */
+	}
+	ret = ctb_tcx_attach_first(ifindex, prog_fd);
+	if (ret == -EEXIST) {
+		/* This very program is on the hook: in front already, or moved there
+		 * (the kernel places a program once; a moment without it, covered
+		 * by the nftables backstop for local arrivals). */
+		was_there = true;
+		for (size_t i = 0; i < n; i++)
+			if (before[i].hook == CTB_HOOK_TCX && before[i].prog_id == id &&
+			    before[i].foreign_ahead) {
+				ret = ctb_tcx_detach(ifindex, id);
+				if (!ret)
+					ret = ctb_tcx_attach_first(ifindex, prog_fd);
+			}
+		if (ret == -EEXIST)
+			ret = 0;
+	}
+	if (ret)
+		return ret;
+	/* Ours in front: the programs it replaces go, on either hook. */
+	for (size_t i = 0; i < n; i++) {
+		if (before[i].hook == CTB_HOOK_TCX && before[i].prog_id == id)
+			continue;
+		ret = ctb_tc_detach(&before[i]);
+		if (ret) {
+			if (!was_there)
+				ctb_tcx_detach(ifindex, id);
+			return ret;
+		}
+	}
+	*added = !n;
+	memset(out, 0, sizeof(*out));
+	out->ifindex = ifindex;
+	out->hook = CTB_HOOK_TCX;
+	out->prog_id = id;
+	return 0;
+}
+
+int ctb_tc_attach(int ifindex, int prog_fd, bool *added, struct ctb_tc_filter *out)
+{
+	if (ctb_tc_hook_in_use() == CTB_HOOK_TCX)
+		return tcx_attach(ifindex, prog_fd, added, out);
+	return clsact_attach(ifindex, prog_fd, added, out);
 }
 
 static int count_filter_cb(const struct nlmsghdr *nlh, void *data)
@@ -212,6 +381,8 @@ int ctb_tc_detach(const struct ctb_tc_filter *filter)
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = filter->handle, .priority = CTB_TC_PRIORITY);
 	int ret;
 
+	if (filter->hook == CTB_HOOK_TCX)
+		return ctb_tcx_detach(filter->ifindex, filter->prog_id);
 	/* Between the filter going and the qdisc going, the qdisc is bare. */
 	if (filter->handle == CTB_TC_HANDLE_OWN_QDISC) {
 		ret = ctb_intent_note_qdisc(filter->ifindex);

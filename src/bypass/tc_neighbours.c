@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "classifier_maps.h"
 #include "ctbypass.h"
 #include "netlink_request.h"
 #include "tc_neighbours.h"
@@ -93,9 +94,12 @@ static void look_at_tcx(int ifindex, struct ctb_tc_neighbours *out)
 	/* Kernels without tcx say EINVAL: nothing there. */
 	if (bpf_prog_query_opts(ifindex, CTB_BPF_TCX_INGRESS, &q))
 		return;
-	out->tcx = q.prog_cnt;
-	for (__u32 i = 0; i < q.prog_cnt && i < TCX_MAX_PROGS; i++)
+	for (__u32 i = 0; i < q.prog_cnt && i < TCX_MAX_PROGS; i++) {
+		if (ctb_prog_is_classifier(ids[i]))
+			continue; /* ours */
+		out->tcx++;
 		note_prog(ids[i], out);
+	}
 }
 
 int ctb_tc_neighbours(int ifindex, struct ctb_tc_neighbours *out)

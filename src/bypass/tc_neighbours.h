@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What else runs on an interface's TC ingress hook, for the warnings attach
- * prints: other cls_bpf filters by name, and tcx programs, which run before
- * any clsact filter and, when they end the chain (TCX_PASS), skip ours.
- * Cilium and Calico are named: both use mark bits of their own in the window
- * where ours lives (README.md, "The mark").
+ * prints: other cls_bpf filters and tcx programs, by name. Cilium and Calico
+ * are named: both use mark bits of their own in the window where ours lives
+ * (README.md, "The mark"). Whether one runs before ours on tcx is health's
+ * concern (foreign_ahead): attach puts ours in front anyway.
  */
 #ifndef CTB_TC_NEIGHBOURS_H
 #define CTB_TC_NEIGHBOURS_H
@@ -13,7 +13,7 @@
 
 struct ctb_tc_neighbours {
 	unsigned int filters; /* other filters on clsact ingress */
-	unsigned int tcx; /* tcx ingress programs (kernel 6.6 and later) */
+	unsigned int tcx; /* other tcx ingress programs (kernel 6.6 and later) */
 	bool cilium, calico; /* programs named as theirs */
 	char example[32]; /* one program's name, for the message */
 };

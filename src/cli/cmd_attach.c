@@ -190,7 +190,7 @@ static int flush_entries(const struct ctb_config *cfg)
  */
 static void warn_neighbours(const struct ctb_iface_list *ifaces, uint32_t mark)
 {
-	bool said_cilium = false, said_calico = false, said_tcx = false;
+	bool said_cilium = false, said_calico = false;
 
 	for (size_t i = 0; i < ifaces->count; i++) {
 		struct ctb_tc_neighbours n;
@@ -205,14 +205,6 @@ static void warn_neighbours(const struct ctb_iface_list *ifaces, uint32_t mark)
 				 n.cilium ? "Cilium" : "Calico", name, n.example, mark);
 			said_cilium |= n.cilium;
 			said_calico |= n.calico;
-		}
-		if (n.tcx && !said_tcx) {
-			ctb_warn("%u tcx program%s on %s run%s before ctbypass's filter: what %s "
-				 "let through without running the filters is untracked by the "
-				 "nftables backstop instead (slower; counted in 'status')",
-				 n.tcx, n.tcx == 1 ? "" : "s", name, n.tcx == 1 ? "s" : "",
-				 n.tcx == 1 ? "it" : "they");
-			said_tcx = true;
 		}
 	}
 }

@@ -9,9 +9,10 @@
 
 static const char help[] = "Usage: ctbypass [-n NETNS] detach [--wait SECONDS]\n"
 			   "\n"
-			   "Removes the classifier's TC filters (and the clsact qdisc where\n"
-			   "ctbypass created it and nothing else uses it), its maps and the\n"
-			   "nftables table. Traffic is tracked again from the next packet.\n"
+			   "Removes the classifier from every interface (its tcx program, or\n"
+			   "its TC filter and the clsact qdisc where ctbypass created it and\n"
+			   "nothing else uses it), its maps and the nftables table. Traffic is\n"
+			   "tracked again from the next packet.\n"
 			   "Running it when nothing is attached is not an error.\n"
 			   "--wait SECONDS: how long to wait while another ctbypass command\n"
 			   "changes this namespace (default 10).\n"

@@ -62,7 +62,9 @@ void ctb_report_plan(FILE *f, const struct ctb_attachment *att, const struct ctb
 	fprintf(f, "dry run: would %s: ", ctb_attachment_exists(att) ? "replace the current "
 								      "setup with" : "attach");
 	ctb_report_config(f, cfg, ifaces);
-	fprintf(f, "classifier on clsact ingress (priority 1) of: ");
+	fprintf(f, "classifier %s of: ", ctb_tc_hook_in_use() == CTB_HOOK_TCX
+					  ? "first on tcx ingress"
+					  : "on clsact ingress (priority 1)");
 	for (size_t i = 0; i < ifaces->count; i++)
 		fprintf(f, "%s%s", i ? ", " : "", ifaces->items[i].name);
 	fprintf(f, "%s\nnftables transaction, before the classifier changes:\n%s",
@@ -173,8 +175,11 @@ int ctb_report_status(FILE *f, const struct ctb_attachment *att, const struct ct
 	print_ports(f, &cfg->ports);
 	fputs("\n  upstreams      ", f);
 	print_upstreams(f, &cfg->upstreams);
-	fprintf(f, "\n  interfaces     %s%s\n  mark           0x%x\n", names,
-		cfg->iface_list ? " (chosen with --iface)" : "", cfg->mark);
+	fprintf(f, "\n  interfaces     %s%s\n", names,
+		cfg->iface_list ? " (chosen with --iface)" : "");
+	if (ctb_attachment_hook(att))
+		fprintf(f, "  hook           %s\n", ctb_attachment_hook(att));
+	fprintf(f, "  mark           0x%x\n", cfg->mark);
 	if (cfg->forced)
 		fputs("  forced         yes: attached over preflight findings (--force)\n", f);
 	if (cfg->accepted[0])

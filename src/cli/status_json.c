@@ -158,6 +158,9 @@ int ctb_report_status_json(FILE *f, const struct ctb_attachment *att,
 	json_object_set_new(root, "interfaces", ifaces);
 	json_object_set_new(root, "iface_selection",
 			    json_string(cfg->iface_list ? "list" : "auto"));
+	json_object_set_new(root, "hook", ctb_attachment_hook(att)
+						  ? json_string(ctb_attachment_hook(att))
+						  : json_null());
 	json_object_set_new(root, "mark", att->nft.present ? json_integer(cfg->mark) : json_null());
 	json_object_set_new(root, "forced", json_boolean(cfg->forced));
 	json_object_set_new(root, "accepted", accepted_json(cfg->accepted));

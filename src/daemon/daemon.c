@@ -18,12 +18,18 @@
 #include "daemon_events.h"
 #include "daemon_guard.h"
 #include "daemon_metrics.h"
+#include "daemon_tcx_watch.h"
 #include "health.h"
 #include "log.h"
 #include "preflight.h"
 
-/* What woke a look: at start an apply always runs; events wait out a backoff. */
-enum wake { WAKE_START, WAKE_EVENT, WAKE_PERIODIC, WAKE_RELOAD, WAKE_GUARD };
+/*
+ * What woke a look: at start an apply always runs; events wait out a backoff,
+ * but for an interface's: our own changes never make those, so one is new
+ * work (an interface re-created while an apply ran, which left it uncovered
+ * and backed off, must not wait for the verify interval).
+ */
+enum wake { WAKE_START, WAKE_EVENT, WAKE_LINK, WAKE_PERIODIC, WAKE_RELOAD, WAKE_GUARD };
 
 /* Notifications come in bursts (one change is many messages): look once they settle. */
 #define SETTLE_MS 50
@@ -47,6 +53,7 @@ struct daemon {
 	int claim;
 	struct ctb_daemon_metrics metrics;
 	struct ctb_daemon_guard guard;
+	struct ctb_tcx_watch tcx_watch;
 };
 
 /*
@@ -260,6 +267,7 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 		ok = true;
 		ret = 0;
 		ctb_daemon_metrics_observe(&d->metrics, &att, &health);
+		ctb_tcx_watch_note(&d->tcx_watch, &att);
 		goto out;
 	}
 	if (!ctb_attachment_exists(&att))
@@ -286,6 +294,7 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 	if (!ok) {
 		/* Rolled back: what was read before the apply is still what the kernel holds. */
 		ctb_daemon_metrics_observe(&d->metrics, &att, &health);
+		ctb_tcx_watch_note(&d->tcx_watch, &att);
 		back_off(d);
 		dlog(LOG_ERR, "%s: the repair failed; next try in %lld ms at the latest", why,
 		     d->backoff_ms);
@@ -316,6 +325,7 @@ static void check_after_apply(struct daemon *d)
 	}
 	if (!ctb_health_check(&att, &health)) {
 		ctb_daemon_metrics_observe(&d->metrics, &att, &health);
+		ctb_tcx_watch_note(&d->tcx_watch, &att);
 		join_repairable(&health, problems, sizeof(problems));
 		if (problems[0]) {
 			if (strcmp(problems, d->still_wrong))
@@ -464,6 +474,7 @@ static int detach_all(struct daemon *d, const char *what)
 		/* ctb_end_change removes the record's file: nothing the guard added is left. */
 		d->guard.record->count = 0;
 		d->metrics.state.guarded = 0;
+		ctb_tcx_watch_free(&d->tcx_watch); /* nothing of ours to watch */
 	}
 	ctb_attachment_free(&att);
 	ctb_end_change(&lock, !ret, !ret);
@@ -632,6 +643,8 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			wake = metrics_at;
 		if (d->guard.next_sample_ms < wake)
 			wake = d->guard.next_sample_ms;
+		if (d->tcx_watch.count && d->tcx_watch.next_ms < wake)
+			wake = d->tcx_watch.next_ms;
 		if (poll(pfd, 3, wake > now ? (int)(wake - now) : 0) < 0 && errno != EINTR) {
 			dlog(LOG_ERR, "cannot wait for changes: %s", strerror(errno));
 			return CTB_EXIT_RUNTIME;
@@ -663,6 +676,14 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			pending |= kinds;
 		}
 		now = now_ms();
+		if (d->tcx_watch.count && now >= d->tcx_watch.next_ms) {
+			if (ctb_tcx_watch_changed(&d->tcx_watch)) {
+				pending |= CTB_EVENT_TCX;
+				if (settle_at < 0)
+					settle_at = now;
+			}
+			d->tcx_watch.next_ms = now + CTB_TCX_WATCH_MS;
+		}
 		/* First: a table filling up waits for nothing else. */
 		if (now >= d->guard.next_sample_ms) {
 			char why[160];
@@ -690,7 +711,9 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			const char *why = pending & CTB_EVENT_LOST ? "notifications lost"
 					  : pending & CTB_EVENT_NFT ? "nftables changed"
 					  : pending & CTB_EVENT_TC  ? "a qdisc or filter changed"
+					  : pending & CTB_EVENT_TCX ? "the tcx hook changed"
 								    : "an interface changed";
+			enum wake wake = pending & CTB_EVENT_LINK ? WAKE_LINK : WAKE_EVENT;
 
 			/* rulesets changed: read them again soon, but not on every change */
 			if (pending & CTB_EVENT_NFT) {
@@ -703,7 +726,7 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			}
 			settle_at = -1;
 			pending = 0;
-			if (!reconcile(d, why, WAKE_EVENT))
+			if (!reconcile(d, why, wake))
 				check_after_apply(d);
 			looked = true;
 		}
@@ -805,6 +828,7 @@ int ctb_daemon_run(const struct ctb_context *ctx, const struct ctb_daemon_source
 	sd_notify(0, "READY=1\nSTATUS=running");
 	dlog(LOG_INFO, "running (pid %ld)", (long)getpid());
 	ret = loop(&d, &ev, sigfd);
+	ctb_tcx_watch_free(&d.tcx_watch);
 	ctb_daemon_metrics_stop(&d.metrics);
 	ctb_daemon_guard_stop(&d.guard);
 	ctb_events_close(&ev);

@@ -17,6 +17,8 @@ enum ctb_event_kind {
 	CTB_EVENT_NFT = 1 << 2,
 	/* The socket overran (ENOBUFS): notifications were lost, look at everything. */
 	CTB_EVENT_LOST = 1 << 3,
+	/* Not a notification: the daemon's own tcx watch (daemon_tcx_watch.h) saw a change. */
+	CTB_EVENT_TCX = 1 << 4,
 };
 
 struct ctb_events {

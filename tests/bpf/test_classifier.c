@@ -282,6 +282,7 @@ static bool expect_pkt(struct classifier *s, const struct pkt *p, const char *wh
 
 	if (err)
 		return fail("%s (len %zu): test_run: %s", what, p->len, strerror(-err));
+	/* TC_ACT_UNSPEC is tcx's TCX_NEXT: programs after ours on the hook run. */
 	if (retval != TC_ACT_UNSPEC)
 		return fail("%s (len %zu): returned %d, want %d", what, p->len, retval,
 			    TC_ACT_UNSPEC);

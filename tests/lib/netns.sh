@@ -20,7 +20,8 @@
 #            start_trafficgen NS ARGS... | tg NS ARGS... | in_ns NS CMD...
 # Probes:    ct_stat NS FIELD | ct_count NS | ct_entries NS [FILTER...] |
 #            ct_fill NS N [ARGS...] | curl_many NS URL N | curl_ok NS URL |
-#            net_stat NS NAME | wait_until SECONDS CMD...
+#            net_stat NS NAME | wait_until SECONDS CMD... | classifiers NS |
+#            classifier_on NS DEV | classifier_id NS DEV | tcx_available
 #
 # The library owns the EXIT, INT, TERM and HUP traps; add cleanup with
 # lab_on_down, not with trap. Keep foreground commands short: bash runs a
@@ -645,6 +646,39 @@ ct_stat() {
 	awk -v f="$2" '
 		{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) s += kv[2] } }
 		END { print s + 0 }' <<<"$out"
+}
+
+# classifiers NS: ctbypass's classifier on every interface of NS, on either
+# hook, one line each: DEV PROG_ID HOOK (tcx or clsact). Two calls in all,
+# whatever the number of interfaces (one tc call per interface is minutes
+# under the VM lab's emulation): bpftool for clsact filters (Debian 12's
+# bpftool predates tcx), tcx_tool for tcx programs.
+classifiers() {
+	local ns=$1 clsact tcx
+	clsact=$(ip netns exec "$ns" bpftool net show -j) || return 1
+	tcx=$(ip netns exec "$ns" "$CTBT_ROOT/build/tools/tcx_tool" dump) || return 1
+	python3 -c '
+import json, sys
+for t in json.loads(sys.argv[1])[0].get("tc", []):
+    if t["name"].startswith("ctb_ingress"):
+        print(t["devname"], t["id"], "clsact")' "$clsact"
+	awk '$2 == "ctb_ingress" { print $1, $3, "tcx" }' <<<"$tcx"
+}
+
+# classifier_on NS DEV: true when DEV carries ctbypass's classifier.
+classifier_on() {
+	classifiers "$1" | awk -v d="$2" '$1 == d { found = 1 } END { exit !found }'
+}
+
+# classifier_id NS DEV: the classifier program's id on DEV (the first, if several).
+classifier_id() {
+	classifiers "$1" | awk -v d="$2" '$1 == d { print $2; exit }'
+}
+
+# tcx_available: the running kernel has the tcx hook (6.6 and later), which
+# ctbypass then uses instead of clsact.
+tcx_available() {
+	"$CTBT_ROOT/build/tools/tcx_tool" available
 }
 
 # ct_count NS: entries in NS's table (nf_conntrack_count is per netns).

@@ -77,14 +77,14 @@ test_status() {
 test_detach_leaves_nothing() {
 	local prog maps id
 	# The exact program and maps of this attachment, so other users of BPF don't matter.
-	prog=$(tc -n "$SRV_NS" filter show dev "$SRV_DEV" ingress | grep -o ' id [0-9]*' |
-		head -n 1 | grep -o '[0-9]*')
+	prog=$(classifier_id "$SRV_NS" "$SRV_DEV")
 	maps=$(bpftool prog show id "$prog" 2>/dev/null | grep -o 'map_ids [0-9,]*' |
 		grep -o '[0-9,]*$' | tr ',' ' ')
 	check "found our program and maps before detach" test -n "$prog" -a -n "$maps"
 	check "detach" ctb detach
 	check_not "no nftables table" bash -c "ip netns exec '$SRV_NS' nft list ruleset | grep -q ctbypass"
 	check_eq "no TC filter" "" "$(tc -n "$SRV_NS" filter show dev "$SRV_DEV" ingress)"
+	check_eq "no tcx program" "" "$(ip netns exec "$SRV_NS" "$CTBT_ROOT/build/tools/tcx_tool" list "$SRV_DEV")"
 	check_not "no clsact qdisc (it was ours)" \
 		bash -c "tc -n '$SRV_NS' qdisc show dev '$SRV_DEV' | grep -q clsact"
 	# The kernel frees a deleted filter's program after an RCU grace period.

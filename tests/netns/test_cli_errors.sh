@@ -11,6 +11,7 @@ source "$LIB"
 require_root
 need_cmd tc bpftool setpriv "$CTBYPASS"
 
+TCX_TOOL=$CTBT_ROOT/build/tools/tcx_tool
 EMPTY_PROG=$CTBT_ROOT/build/bpf/empty.bpf.o
 
 snapshot() {
@@ -18,6 +19,7 @@ snapshot() {
 	for dev in "$SRV_DEV" extra0; do
 		tc -n "$SRV_NS" qdisc show dev "$dev"
 		tc -n "$SRV_NS" filter show dev "$dev" ingress
+		ip netns exec "$SRV_NS" "$TCX_TOOL" list "$dev"
 	done
 }
 
@@ -95,18 +97,40 @@ test_dry_run() {
 	check_eq "dry run changes nothing" "$before" "$(snapshot 2>&1)"
 }
 
-# A foreign filter of protocol ip at our TC priority makes our filter fail on
-# extra0, after veth-srv already got one and the nftables table exists.
+# Makes attaching our classifier to extra0 fail. On clsact: a foreign filter
+# of protocol ip at our TC priority. On tcx: a hook full of other programs
+# (the kernel takes 63).
+block_extra0() {
+	local i
+	if ! tcx_available; then
+		tc -n "$SRV_NS" qdisc add dev extra0 clsact &&
+			tc -n "$SRV_NS" filter add dev extra0 ingress protocol ip prio 1 \
+				bpf obj "$EMPTY_PROG" sec tc direct-action
+		return
+	fi
+	for ((i = 0; i < 63; i++)); do
+		ip netns exec "$SRV_NS" "$TCX_TOOL" front extra0 "$EMPTY_PROG" >/dev/null || return 1
+	done
+}
+
+# The foreign programs block_extra0 put there are all still there.
+extra0_blocked() {
+	if ! tcx_available; then
+		tc -n "$SRV_NS" filter show dev extra0 ingress | grep -q ctb_empty
+		return
+	fi
+	[ "$(ip netns exec "$SRV_NS" "$TCX_TOOL" list extra0 | grep -c '^ctb_empty ')" = 63 ]
+}
+
+# Our filter fails on extra0, after veth-srv already got one and the nftables
+# table exists.
 test_halfway_failure() {
 	local json
-	tc -n "$SRV_NS" qdisc add dev extra0 clsact &&
-		tc -n "$SRV_NS" filter add dev extra0 ingress protocol ip prio 1 \
-			bpf obj "$EMPTY_PROG" sec tc direct-action
-	check_eq "foreign prio-1 filter installed" 0 "$?"
+	block_extra0
+	check_eq "foreign programs in the classifier's way on extra0" 0 "$?"
 	expect 1 "attach failing on the second interface rolls back" \
 		-n "$SRV_NS" attach --ports 80 --iface "$SRV_DEV,extra0"
-	check "the foreign filter is still there" \
-		bash -c "tc -n '$SRV_NS' filter show dev extra0 ingress | grep -q ctb_empty"
+	check "the foreign programs are still there" extra0_blocked
 
 	check "attach on $SRV_DEV" "$CTBYPASS" -n "$SRV_NS" attach --ports 80 --iface "$SRV_DEV"
 	expect 1 "a replacement failing halfway restores the previous setup" \

@@ -36,21 +36,15 @@ add_interfaces() {
 	done
 }
 
-# The most filters of ours on any one interface, from one bpftool call (one tc
-# call per interface is minutes under the VM lab's emulation).
+# The most classifiers of ours on any one interface, either hook.
 max_filters_per_iface() {
-	ip netns exec "$SRV_NS" bpftool net show -j | python3 -c '
-import collections, json, sys
-n = collections.Counter(t["devname"] for t in json.load(sys.stdin)[0]["tc"]
-                        if t["name"].startswith("ctb_ingress"))
-print(max(n.values(), default=0))'
+	classifiers "$SRV_NS" | awk '{ n[$1]++ } END { for (d in n) if (n[d] > m) m = n[d]; print m + 0 }'
 }
 
 # The server ports the classifier's map holds, among PROBE_PORTS (read with bpftool).
 map_ports() {
 	local prog m ports_map= p out=()
-	prog=$(tc -n "$SRV_NS" filter show dev "$SRV_DEV" ingress | grep -o ' id [0-9]*' |
-		awk 'NR == 1 {print $2}')
+	prog=$(classifier_id "$SRV_NS" "$SRV_DEV")
 	[ -n "$prog" ] || { echo none; return; }
 	for m in $(bpftool prog show id "$prog" --json | python3 -c \
 		'import json,sys; print(" ".join(map(str, json.load(sys.stdin)["map_ids"])))'); do

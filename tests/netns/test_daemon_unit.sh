@@ -41,7 +41,7 @@ DPID=
 LATE_NS=
 ctb() { "$CTBYPASS" -n "$SRV_NS" "$@"; }
 entries() { ct_entries "$SRV_NS" -p tcp --orig-port-dst "$1"; }
-our_filter() { tc -n "$SRV_NS" filter show dev "$1" ingress 2>/dev/null | grep -q ctb_ingress; }
+our_filter() { classifier_on "$SRV_NS" "$1"; }
 table_there() { ip netns exec "$SRV_NS" nft list table inet ctbypass >/dev/null 2>&1; }
 
 # unit_values KEY: the words of every KEY= line of the unit, in order.

@@ -24,10 +24,7 @@ port80_entries() {
 }
 # The ids of the classifier programs attached in the server namespace.
 ns_prog_ids() {
-	ip netns exec "$SRV_NS" bpftool net show -j | python3 -c '
-import json, sys
-print(" ".join(sorted({str(t["id"]) for t in json.load(sys.stdin)[0]["tc"]
-                       if t["name"].startswith("ctb_ingress")})))'
+	classifiers "$SRV_NS" | awk '{ print $2 }' | sort -u | xargs
 }
 foreign_hits() {
 	bpftool map dump name foreign_hits 2>/dev/null | grep -o '"value": [0-9]*' |
@@ -66,8 +63,7 @@ test_foreign_filter() {
 	check "detach" "$CTBYPASS" -n "$SRV_NS" detach
 	check "the foreign filter is still there" \
 		bash -c "tc -n '$SRV_NS' filter show dev '$SRV_DEV' ingress | grep -q foreign_filter"
-	check_not "ours is gone" \
-		bash -c "tc -n '$SRV_NS' filter show dev '$SRV_DEV' ingress | grep -q ctb_ingress"
+	check_not "ours is gone" classifier_on "$SRV_NS" "$SRV_DEV"
 	check "the clsact qdisc (not ours) is still there" \
 		bash -c "tc -n '$SRV_NS' qdisc show dev '$SRV_DEV' | grep -q clsact"
 	before=$(foreign_hits)
