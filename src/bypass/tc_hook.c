@@ -290,15 +290,21 @@ static int tcx_attach(int ifindex, int prog_fd, bool *added, struct ctb_tc_filte
 				ret = ctb_tcx_detach(ifindex, id);
 				if (!ret)
 					ret = ctb_tcx_attach_first(ifindex, prog_fd);
+				/* Never leave the interface without it: behind the others, then. */
+				if (ret && ret != -EEXIST)
+					ctb_tcx_attach_last(ifindex, prog_fd);
 			}
 		if (ret == -EEXIST)
 			ret = 0;
 	}
 	if (ret)
 		return ret;
-	/* Ours in front: the programs it replaces go, on either hook. */
+	/* Ours in front: the programs it replaces go, on either hook (on clsact
+	 * only ours: a foreign filter may sit at our priority and handle). */
 	for (size_t i = 0; i < n; i++) {
 		if (before[i].hook == CTB_HOOK_TCX && before[i].prog_id == id)
+			continue;
+		if (before[i].hook == CTB_HOOK_CLSACT && !ctb_prog_is_classifier(before[i].prog_id))
 			continue;
 		ret = ctb_tc_detach(&before[i]);
 		if (ret) {

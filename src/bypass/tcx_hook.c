@@ -72,13 +72,22 @@ bool ctb_tcx_available(void)
 	static int known = -1;
 	__u32 ids[1];
 
-	/* Loopback is ifindex 1 in every namespace. Before 6.6: EINVAL. */
-	if (known < 0)
-		known = ctb_tcx_list(1, ids, 1) >= 0;
+	/* Loopback is ifindex 1 in every namespace. Before 6.6: EINVAL. Any
+	 * other failure (no privilege) is not an answer: asked again next time. */
+	if (known < 0) {
+		int ret = ctb_tcx_list(1, ids, 1);
+
+		if (ret == -EINVAL)
+			known = 0;
+		else if (ret >= 0)
+			known = 1;
+		else
+			return false;
+	}
 	return known;
 }
 
-int ctb_tcx_attach_first(int ifindex, int prog_fd)
+static int attach(int ifindex, int prog_fd, __u32 flags)
 {
 	struct tcx_attach_attr a;
 
@@ -86,8 +95,18 @@ int ctb_tcx_attach_first(int ifindex, int prog_fd)
 	a.target_ifindex = (__u32)ifindex;
 	a.attach_bpf_fd = (__u32)prog_fd;
 	a.attach_type = ATTACH_TCX_INGRESS;
-	a.attach_flags = FLAG_BEFORE;
+	a.attach_flags = flags;
 	return sys_bpf(CMD_PROG_ATTACH, &a, sizeof(a));
+}
+
+int ctb_tcx_attach_first(int ifindex, int prog_fd)
+{
+	return attach(ifindex, prog_fd, FLAG_BEFORE);
+}
+
+int ctb_tcx_attach_last(int ifindex, int prog_fd)
+{
+	return attach(ifindex, prog_fd, 0);
 }
 
 int ctb_tcx_replace(int ifindex, int prog_fd, __u32 old_id)

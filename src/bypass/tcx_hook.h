@@ -42,6 +42,9 @@ int ctb_tcx_list(int ifindex, __u32 *ids, size_t max);
 /* Puts PROG_FD first on IFINDEX's tcx ingress hook. -EEXIST if it is there already. */
 int ctb_tcx_attach_first(int ifindex, int prog_fd);
 
+/* Puts PROG_FD last on IFINDEX's tcx ingress hook: the fallback when first failed. */
+int ctb_tcx_attach_last(int ifindex, int prog_fd);
+
 /* Puts PROG_FD in the place of program OLD_ID on IFINDEX's tcx ingress hook. */
 int ctb_tcx_replace(int ifindex, int prog_fd, __u32 old_id);
 

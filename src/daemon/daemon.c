@@ -25,9 +25,11 @@
 
 /*
  * What woke a look: at start an apply always runs; events wait out a backoff,
- * but for an interface's: our own changes never make those, so one is new
- * work (an interface re-created while an apply ran, which left it uncovered
- * and backed off, must not wait for the verify interval).
+ * but an interface's may go through once per backoff: our own changes never
+ * make those, so one is likely new work (an interface re-created while an
+ * apply ran, which left it uncovered and backed off, must not wait for the
+ * verify interval), yet a repair that keeps failing is not retried on every
+ * veth a busy host creates.
  */
 enum wake { WAKE_START, WAKE_EVENT, WAKE_LINK, WAKE_PERIODIC, WAKE_RELOAD, WAKE_GUARD };
 
@@ -46,6 +48,10 @@ struct daemon {
 	char blocking_now[1024]; /* ids of blocking findings last logged, to log changes only */
 	bool applied; /* an apply ran since the last check_after_apply */
 	long long retry_at, backoff_ms; /* events wait till then after an apply that did not help */
+	long long link_passed_at; /* the RETRY_AT an interface's event already went past */
+	/* When the last repair took the front of a tcx hook back from another
+	 * program: one that keeps taking it is answered ever more slowly. */
+	long long front_repaired_ms;
 	/* The repairable problems an apply left, as last logged: said again only when they change. */
 	char still_wrong[2048];
 	/* The namespace's claim (daemon_claim.h), held while there is something to
@@ -193,6 +199,37 @@ static void back_off(struct daemon *d)
 	d->retry_at = now_ms() + d->backoff_ms;
 }
 
+static bool has_problem(const struct ctb_health *h, enum ctb_problem_kind kind)
+{
+	for (size_t i = 0; i < h->count; i++)
+		if (h->kinds[i] == kind)
+			return true;
+	return false;
+}
+
+/* Another program this recently in front again: a tool that insists on it. */
+#define FRONT_FIGHT_MS 30000
+
+/*
+ * A repair just put the classifier back in front of another program on tcx.
+ * A tool that keeps taking the front (on every restart of its agent, say)
+ * would otherwise get a full apply a second for good: answer it ever more
+ * slowly, up to the verify interval, and say so once.
+ */
+static void front_taken_back(struct daemon *d)
+{
+	long long now = now_ms();
+
+	if (d->front_repaired_ms && now - d->front_repaired_ms < FRONT_FIGHT_MS) {
+		back_off(d);
+		if (d->backoff_ms == 1000)
+			dlog(LOG_WARNING, "another program keeps taking the front of the tcx hook "
+					  "back: the next repairs of it wait longer, up to %g s",
+			     d->want.verify_interval);
+	}
+	d->front_repaired_ms = now;
+}
+
 /*
  * An apply that succeeded, by what it repaired: the ctbypass_repairs_total metric.
  * OTHER_TRAFFIC: the table there held other traffic than configured.
@@ -233,8 +270,11 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 
 	if (!d->gate_passed || !manages(d))
 		return 0;
-	if (wake == WAKE_EVENT && now_ms() < d->retry_at)
-		return 0;
+	if ((wake == WAKE_EVENT || wake == WAKE_LINK) && now_ms() < d->retry_at) {
+		if (wake == WAKE_EVENT || d->link_passed_at == d->retry_at)
+			return 0;
+		d->link_passed_at = d->retry_at;
+	}
 	ret = ctb_begin_change(d->ctx, "daemon", 2, &lock);
 	if (ret)
 		return ret;
@@ -291,10 +331,12 @@ static int reconcile(struct daemon *d, const char *why, enum wake wake)
 	if (ok && (differs || repairable || !ctb_attachment_exists(&att)))
 		count_repairs(d, &att, att.nft.present && !ctb_config_same_traffic(&cfg, &att.nft.cfg),
 			      &health);
+	if (ok && has_problem(&health, CTB_PROBLEM_FOREIGN_AHEAD))
+		front_taken_back(d);
 	if (!ok) {
-		/* Rolled back: what was read before the apply is still what the kernel holds. */
+		/* Rolled back: what was read before the apply is, in effect, what the kernel
+		 * holds (the tcx watch keeps what it noted last: programs may differ). */
 		ctb_daemon_metrics_observe(&d->metrics, &att, &health);
-		ctb_tcx_watch_note(&d->tcx_watch, &att);
 		back_off(d);
 		dlog(LOG_ERR, "%s: the repair failed; next try in %lld ms at the latest", why,
 		     d->backoff_ms);
@@ -739,7 +781,8 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			prepare_guard(d);
 			looked = true;
 			if (!before && d->gate_passed)
-				reconcile(d, "the preflight now allows it", WAKE_START);
+				if (!reconcile(d, "the preflight now allows it", WAKE_START))
+					check_after_apply(d);
 			preflight_last = now_ms();
 			preflight_at = preflight_last + PREFLIGHT_EVERY_MS;
 		}

@@ -4,8 +4,9 @@
  * ours, ours detached by hand), unlike a clsact qdisc or filter deleted, which
  * rtnetlink reports. So the daemon asks, once a second: is each interface's
  * first tcx program still the classifier it left there? One bpf() query per
- * interface carrying it, a few microseconds each; the full look waits for
- * the verify interval otherwise.
+ * interface carrying it. Each takes the RTNL lock for a moment (and may wait
+ * behind another tool's tcx change holding it); the full look would wait
+ * for the verify interval otherwise.
  */
 #ifndef CTB_DAEMON_TCX_WATCH_H
 #define CTB_DAEMON_TCX_WATCH_H

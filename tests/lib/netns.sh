@@ -652,7 +652,8 @@ ct_stat() {
 # hook, one line each: DEV PROG_ID HOOK (tcx or clsact). Two calls in all,
 # whatever the number of interfaces (one tc call per interface is minutes
 # under the VM lab's emulation): bpftool for clsact filters (Debian 12's
-# bpftool predates tcx), tcx_tool for tcx programs.
+# bpftool predates tcx; later ones list tcx programs too, kind tcx/ingress,
+# which are left to tcx_tool), tcx_tool for tcx programs.
 classifiers() {
 	local ns=$1 clsact tcx
 	clsact=$(ip netns exec "$ns" bpftool net show -j) || return 1
@@ -660,7 +661,7 @@ classifiers() {
 	python3 -c '
 import json, sys
 for t in json.loads(sys.argv[1])[0].get("tc", []):
-    if t["name"].startswith("ctb_ingress"):
+    if t.get("kind", "clsact").startswith("clsact") and t["name"].startswith("ctb_ingress"):
         print(t["devname"], t["id"], "clsact")' "$clsact"
 	awk '$2 == "ctb_ingress" { print $1, $3, "tcx" }' <<<"$tcx"
 }

@@ -136,6 +136,7 @@ test_halfway_failure() {
 	expect 1 "a replacement failing halfway restores the previous setup" \
 		-n "$SRV_NS" attach --ports 81 --mark 0x20000 --iface "$SRV_DEV,extra0"
 	json=$("$CTBYPASS" -n "$SRV_NS" status --json)
+	check_eq "status: healthy after the rollback" 0 "$?"
 	check "previous ports and mark are back" grep -q '"ports":\[80\].*"mark":4,' <<<"$json"
 	check "previous interfaces are back" grep -q "\"interfaces\":\[\"$SRV_DEV\"\]" <<<"$json"
 	check "detach" "$CTBYPASS" -n "$SRV_NS" detach

@@ -56,8 +56,10 @@ static int list(int ifindex, const char *dev, int print)
 
 	if (ret == -EINVAL)
 		return 3;
-	if (ret == -ENOENT)
-		return 0; /* older tcx kernels: a hook that never held a program */
+	/* Older tcx kernels: a hook that never held a program; or an interface
+	 * gone since it was listed (a dump during churn). */
+	if (ret == -ENOENT || ret == -ENODEV)
+		return 0;
 	if (ret) {
 		fprintf(stderr, "tcx_tool: query: %s\n", strerror(-ret));
 		return 1;
