@@ -251,7 +251,7 @@ test_tcx_disturbed() {
 # A tool that keeps putting itself first (every 0.5 s for 20 s): the daemon
 # takes the front back ever more slowly instead of once a second for good.
 test_tcx_fight() {
-	local i id= n0 n1 took
+	local i id='' n0 n1 took
 	n0=$(grep -c "repairing: a tcx program not ours" "$LOG")
 	for ((i = 0; i < 40; i++)); do
 		[ -n "$id" ] && ip netns exec "$SRV_NS" "$TCX_TOOL" detach "$SRV_DEV" "$id"
