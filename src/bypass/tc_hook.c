@@ -48,11 +48,6 @@ static int query(int ifindex, __u32 handle, __u32 *prog_id)
 	return 0;
 }
 
-const char *ctb_tc_hook_name(enum ctb_tc_hook hook)
-{
-	return hook == CTB_HOOK_TCX ? "tcx" : "clsact";
-}
-
 enum ctb_tc_hook ctb_tc_hook_in_use(void)
 {
 	return ctb_tcx_available() ? CTB_HOOK_TCX : CTB_HOOK_CLSACT;

@@ -17,9 +17,6 @@ enum ctb_tc_hook {
 	CTB_HOOK_TCX,
 };
 
-/* "clsact" or "tcx", as status prints it. */
-const char *ctb_tc_hook_name(enum ctb_tc_hook hook);
-
 /* The hook new attachments use on this kernel: tcx where there is one. */
 enum ctb_tc_hook ctb_tc_hook_in_use(void);
 

@@ -97,7 +97,6 @@ static void look_at_tcx(int ifindex, struct ctb_tc_neighbours *out)
 	for (__u32 i = 0; i < q.prog_cnt && i < TCX_MAX_PROGS; i++) {
 		if (ctb_prog_is_classifier(ids[i]))
 			continue; /* ours */
-		out->tcx++;
 		note_prog(ids[i], out);
 	}
 }

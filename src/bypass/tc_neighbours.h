@@ -13,7 +13,6 @@
 
 struct ctb_tc_neighbours {
 	unsigned int filters; /* other filters on clsact ingress */
-	unsigned int tcx; /* other tcx ingress programs (kernel 6.6 and later) */
 	bool cilium, calico; /* programs named as theirs */
 	char example[32]; /* one program's name, for the message */
 };

@@ -780,9 +780,9 @@ static int loop(struct daemon *d, struct ctb_events *ev, int sigfd)
 			 * not when it must act. */
 			prepare_guard(d);
 			looked = true;
-			if (!before && d->gate_passed)
-				if (!reconcile(d, "the preflight now allows it", WAKE_START))
-					check_after_apply(d);
+			if (!before && d->gate_passed &&
+			    !reconcile(d, "the preflight now allows it", WAKE_START))
+				check_after_apply(d);
 			preflight_last = now_ms();
 			preflight_at = preflight_last + PREFLIGHT_EVERY_MS;
 		}
